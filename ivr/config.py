@@ -1,0 +1,78 @@
+"""Deployment settings, read from ``IVR_*`` environment variables.
+
+Settings are built by whoever starts the program (``create_app``, the CLI), never at import time, so tests can
+construct as many differently-configured apps as they like in one process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Language = Literal["nl", "en"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can change. Defaults give a working local demo."""
+
+    model_config = SettingsConfigDict(env_prefix="IVR_", env_file=".env", extra="ignore")
+
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The URL Twilio uses to reach us; signatures are checked against it (mind proxies).",
+    )
+    twilio_auth_token: SecretStr = Field(
+        default=SecretStr("warmline-local-development-token"),
+        description="Twilio auth token: validates webhook signatures and keys the stream tokens.",
+    )
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    vosk_model: Path | None = Field(default=None, description="Directory of a Vosk model; overrides the cache.")
+    models_dir: Path | None = Field(default=None, description="Where `ivr models download` puts models.")
+    language: Language = "nl"
+    data_dir: Path = Path("data")
+    grammars_dir: Path = REPO_ROOT / "grammars"
+    audio_cache_dir: Path = REPO_ROOT / "audio" / "cache"
+    company_name: str = "Warmline Demo"
+    transfer_number: str = "+31201234567"
+    service_data: Path | None = Field(default=None, description="JSON file with orders and opening hours.")
+
+    # Speech timing
+    endpoint_silence_ms: int = Field(default=700, ge=100, le=5000, description="Trailing silence ending a turn.")
+    no_input_timeout_s: float = Field(default=7.0, ge=1.0, description="Silence after a prompt counted as no input.")
+    min_confidence: float = Field(default=0.6, ge=0.0, le=1.0, description="Mean word confidence below: unsure.")
+    tts_rate: int = Field(default=165, ge=80, le=400)
+    stream_token_ttl_s: int = Field(default=120, ge=5)
+    decode_workers: int = Field(default=2, ge=1, le=64)
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("IVR_PUBLIC_URL must be an absolute http(s) URL, e.g. https://ivr.example.com")
+        return value.rstrip("/")
+
+    @property
+    def stream_url(self) -> str:
+        """The Media Streams WebSocket URL: ``wss://`` behind https, ``ws://`` for local http."""
+        parts = urlsplit(self.public_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return f"{scheme}://{parts.netloc}{parts.path}/twilio/media"
+
+    def url(self, path: str) -> str:
+        """An absolute public URL for one of our routes."""
+        return f"{self.public_url}{path}"
+
+    @property
+    def auth_token(self) -> str:
+        return self.twilio_auth_token.get_secret_value()
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or (self.data_dir / "models")
