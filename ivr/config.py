@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0, description="Mean word confidence below: unsure.")
     tts_rate: int = Field(default=165, ge=80, le=400)
     stream_token_ttl_s: int = Field(default=120, ge=5)
+    playback_speed: float = Field(
+        default=1.0, gt=0, le=20, description="Pace outbound audio N× real time (simulations and tests only)."
+    )
     decode_workers: int = Field(default=2, ge=1, le=64)
 
     @field_validator("public_url")

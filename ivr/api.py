@@ -1,0 +1,65 @@
+"""The application factory: settings in, a FastAPI app out; the model and TTS are loaded once in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ivr import __version__
+from ivr.config import Settings
+from ivr.deps import RuntimeDep
+from ivr.runtime import build_runtime, model_label
+from ivr.speech.models import resolve_model
+from ivr.speech.stt import VoskEngine
+from ivr.speech.types import RecognizerFactory
+from ivr.telephony import media, webhooks
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, recognizers: RecognizerFactory | None = None) -> FastAPI:
+    """Build the app. ``recognizers`` replaces the Vosk engine (only for text-turn simulations without a model)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        t0 = time.perf_counter()
+        factory = recognizers
+        label = "scripted (text turns)"
+        if factory is None:
+            path = resolve_model(settings)
+            factory = await asyncio.to_thread(VoskEngine, path)
+            label = model_label(path)
+        model_seconds = time.perf_counter() - t0
+        runtime = await asyncio.to_thread(build_runtime, settings, factory, label)
+        runtime.startup_seconds["model"] = model_seconds
+        app.state.runtime = runtime
+        log.info("Warmline ready: model %s loaded in %.2fs, language %s", label, model_seconds, settings.language)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(runtime.close)
+
+    app = FastAPI(title="Warmline", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.include_router(webhooks.router)
+    app.include_router(media.router)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz(runtime: RuntimeDep) -> dict[str, object]:
+        registry = runtime.registry
+        return {
+            "status": "ok",
+            "model": runtime.model_name,
+            "language": runtime.settings.language,
+            "active_calls": registry.active_sessions,
+            "live_recognizers": registry.live_recognizers,
+            "uptime_s": round(time.time() - runtime.started, 1),
+        }
+
+    return app

@@ -1,0 +1,339 @@
+"""One live call: caller audio in, dialog decisions, prompts out.
+
+The session is the only stateful piece of a call turn. It runs the flow in one direction — μ-law frames → endpointing
+→ recogniser (on the decode pool, never on the event loop) → dialog step → actions (prompts, listening, transfer) —
+and owns every per-call resource (recogniser, tasks, timers) so that closing it leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from ivr.audio.codec import pcm_to_bytes, ulaw_decode
+from ivr.call.playback import Speaker
+from ivr.call.record import CallRegistry, Outcome
+from ivr.config import Settings
+from ivr.dialog.actions import (
+    Action,
+    CallerInput,
+    CallStarted,
+    GrammarName,
+    Hangup,
+    KeyPress,
+    Listen,
+    NoInput,
+    Say,
+    Transfer,
+    Utterance,
+)
+from ivr.dialog.engine import DialogContext, DialogState, Turn, step
+from ivr.speech.stt import DecodePool
+from ivr.speech.types import Recognizer, RecognizerFactory, Transcript
+from ivr.speech.vad import Endpointer, SpeechEnded, SpeechStarted
+
+log = logging.getLogger(__name__)
+
+VAD_FRAME_SAMPLES = 160  # 20 ms at 8 kHz
+PREROLL_FRAMES = 15  # 300 ms of audio before the detected speech start goes to the recogniser too
+CHUNK_FRAMES = 10  # feed the recogniser 200 ms at a time: fewer thread hops, still streaming
+DTMF_INTERDIGIT_S = 2.5
+
+
+class Synthesizer(Protocol):
+    async def synthesize(self, text: str, language: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class SessionDeps:
+    """What every call shares: one model, one decode pool, one TTS owner, the dialog per language."""
+
+    recognizers: RecognizerFactory
+    pool: DecodePool
+    synth: Synthesizer
+    dialogs: Mapping[str, DialogContext]
+    registry: CallRegistry
+    settings: Settings
+    grammar_phrases: Callable[[str, GrammarName], list[str] | None]
+
+
+@dataclass
+class TurnMetrics:
+    """Per-call timings for benchmarks: end of caller speech → first response audio."""
+
+    response_latencies_ms: list[float] = field(default_factory=list)
+    utterances: int = 0
+    barge_ins: int = 0
+
+
+_FINAL = object()
+
+
+class CallSession:
+    """Drives one call from ``start`` to ``close``; the WebSocket handler feeds it frames."""
+
+    def __init__(
+        self,
+        call_sid: str,
+        stream_sid: str,
+        language: str,
+        deps: SessionDeps,
+        send: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self.call_sid = call_sid
+        self.language = language
+        self._deps = deps
+        self._ctx = deps.dialogs[language]
+        self._settings = deps.settings
+        self.speaker = Speaker(stream_sid, send, speed=deps.settings.playback_speed)
+        self._endpointer = Endpointer(trailing_silence_ms=deps.settings.endpoint_silence_ms)
+        self._state = DialogState()
+        self._recognizer: Recognizer | None = None
+        self._grammar: GrammarName = "free"  # what the recogniser is set to
+        self._expected: GrammarName = "free"  # what the current turn expects (keypad digits are collected for it)
+        self._last_mark: str | None = None
+        self._expect_input = False
+        self._in_utterance = False
+        self._preroll: deque[np.ndarray] = deque(maxlen=PREROLL_FRAMES)
+        self._chunk: list[np.ndarray] = []
+        self._pending_samples = np.zeros(0, dtype=np.int16)
+        self._decode_queue: asyncio.Queue[object] = asyncio.Queue()
+        self._decoder: asyncio.Task[None] | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._no_input: asyncio.Task[None] | None = None
+        self._dtmf_timer: asyncio.Task[None] | None = None
+        self._digits = ""
+        self._speech_ended_at: float | None = None
+        self._lock = asyncio.Lock()
+        self._recognizer_lock = asyncio.Lock()  # a Kaldi recogniser must never be used from two threads at once
+        self.metrics = TurnMetrics()
+        self.finished = asyncio.Event()
+        self._closed = False
+
+    # ── lifecycle ───────────────────────────────────────────────────────────────────────────────────────
+    async def start(self) -> None:
+        self._deps.registry.session_opened()
+        self._recognizer = await self._deps.pool.run(self._deps.recognizers.new_recognizer, self.call_sid)
+        self._deps.registry.recognizer_opened()
+        self._decoder = asyncio.create_task(self._decode_loop(), name=f"decode-{self.call_sid}")
+        await self._handle(CallStarted())
+
+    async def close(self) -> None:
+        """Stop everything this call owns. Safe to call twice and from any state (hang-up mid-prompt included)."""
+        if self._closed:
+            return
+        self._closed = True
+        tasks = [t for t in (self._runner, self._no_input, self._dtmf_timer, self._decoder) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.speaker.close()
+        if self._recognizer is not None:
+            recognizer, self._recognizer = self._recognizer, None
+            async with self._recognizer_lock:
+                await self._deps.pool.run(recognizer.close)
+            self._deps.registry.recognizer_closed()
+        self._deps.registry.session_closed()
+        self.finished.set()
+
+    # ── inbound events ──────────────────────────────────────────────────────────────────────────────────
+    async def on_audio(self, ulaw: bytes) -> None:
+        samples = np.concatenate([self._pending_samples, ulaw_decode(ulaw)])
+        whole = len(samples) - len(samples) % VAD_FRAME_SAMPLES
+        self._pending_samples = samples[whole:]
+        for offset in range(0, whole, VAD_FRAME_SAMPLES):
+            await self._on_frame(samples[offset : offset + VAD_FRAME_SAMPLES])
+
+    async def _on_frame(self, frame: np.ndarray) -> None:
+        event = self._endpointer.feed(frame)
+        if self._in_utterance:
+            self._chunk.append(frame)
+            if len(self._chunk) >= CHUNK_FRAMES:
+                self._flush_chunk()
+        else:
+            self._preroll.append(frame)
+        if isinstance(event, SpeechStarted) and self._expect_input and not self._in_utterance:
+            await self._begin_utterance()
+        elif isinstance(event, SpeechEnded) and self._in_utterance:
+            self._end_utterance()
+
+    async def _begin_utterance(self) -> None:
+        if self.speaker.is_playing:
+            if not self.speaker.interruptible:
+                return  # the caller must hear this one (e.g. the transfer announcement)
+            self.metrics.barge_ins += 1
+            self._deps.registry.add_event(self.call_sid, "barge_in", text="caller spoke over the prompt")
+            await self.speaker.interrupt()
+        self._cancel(self._no_input)
+        self._in_utterance = True
+        self._chunk = list(self._preroll)
+        self._preroll.clear()
+
+    def _end_utterance(self) -> None:
+        self._in_utterance = False
+        self._flush_chunk()
+        self._speech_ended_at = time.monotonic()
+        self._decode_queue.put_nowait(_FINAL)
+
+    def _flush_chunk(self) -> None:
+        if self._chunk:
+            self._decode_queue.put_nowait(pcm_to_bytes(np.concatenate(self._chunk)))
+            self._chunk = []
+
+    async def on_dtmf(self, digit: str) -> None:
+        if self.speaker.is_playing and self.speaker.interruptible and self._expect_input:
+            await self.speaker.interrupt()
+        self._cancel(self._no_input)
+        self._deps.registry.add_event(self.call_sid, "dtmf", text=digit)
+        if self._expected != "digits":
+            await self._handle(KeyPress(digit))
+            return
+        if digit == "#":
+            await self._submit_digits()
+            return
+        self._digits += digit
+        self._cancel(self._dtmf_timer)
+        self._dtmf_timer = asyncio.create_task(self._digits_timeout())
+
+    async def _digits_timeout(self) -> None:
+        await asyncio.sleep(DTMF_INTERDIGIT_S / self._settings.playback_speed)
+        self._dtmf_timer = None
+        await self._submit_digits()
+
+    async def _submit_digits(self) -> None:
+        self._cancel(self._dtmf_timer)
+        digits, self._digits = self._digits, ""
+        if digits:
+            await self._handle(KeyPress(digits))
+
+    def on_mark(self, name: str) -> None:
+        self.speaker.on_mark(name)
+
+    # ── recognition (worker threads) ────────────────────────────────────────────────────────────────────
+    async def _decode_loop(self) -> None:
+        """Feeds the recogniser in order; one call never has two decodes in flight."""
+        while True:
+            item = await self._decode_queue.get()
+            recognizer = self._recognizer
+            if recognizer is None:
+                return
+            if item is _FINAL:
+                async with self._recognizer_lock:
+                    transcript: Transcript = await self._deps.pool.run(recognizer.final)
+                self.metrics.utterances += 1
+                await self._handle(Utterance(transcript))
+            elif isinstance(item, bytes):
+                async with self._recognizer_lock:
+                    await self._deps.pool.run(recognizer.accept, item)
+
+    # ── dialog ──────────────────────────────────────────────────────────────────────────────────────────
+    async def _handle(self, event: CallerInput) -> None:
+        async with self._lock:
+            if self._closed or self.finished.is_set():
+                return
+            turn = step(self._ctx, self._state, event)
+            self._state = turn.state
+            self._log_turn(event, turn)
+            if self._runner is not None and not self._runner.done():
+                self._runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._runner
+            listen = next((a for a in turn.actions if isinstance(a, Listen)), None)
+            self._expect_input = listen is not None
+            self._expected = listen.grammar if listen is not None else "free"
+            self._runner = asyncio.create_task(self._perform(turn.actions), name=f"actions-{self.call_sid}")
+
+    def _log_turn(self, event: CallerInput, turn: Turn) -> None:
+        registry = self._deps.registry
+        if isinstance(event, Utterance):
+            registry.add_event(
+                self.call_sid,
+                "caller",
+                text=event.transcript.text,
+                confidence=round(event.transcript.confidence, 3),
+                intent=turn.intent.label if turn.intent else None,
+                detail=turn.failure_reason or "",
+            )
+        elif isinstance(event, NoInput):
+            registry.add_event(self.call_sid, "no_input", detail="caller stayed silent")
+
+    async def _perform(self, actions: tuple[Action, ...]) -> None:
+        try:
+            if self._expect_input:
+                await self._set_grammar(self._expected)  # before the prompt, so barge-in speech uses it
+            # Synthesise every prompt of the turn up front (in order, on the TTS thread) so the second one is ready
+            # when the first ends: no gap the caller could mistake for their turn.
+            audio = {
+                id(a): asyncio.ensure_future(self._deps.synth.synthesize(a.text, self.language))
+                for a in actions
+                if isinstance(a, Say)
+            }
+            for action in actions:
+                if isinstance(action, Say):
+                    await self._say(action, await audio[id(action)])
+                elif isinstance(action, Listen):
+                    self._arm_no_input()
+                elif isinstance(action, Transfer):
+                    await self._finish(Outcome(kind="transfer", reason=action.reason, detail=action.detail))
+                elif isinstance(action, Hangup):
+                    await self._finish(Outcome(kind="hangup", reason="caller_done"))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Never a dead end: whatever broke, a person takes the call.
+            log.exception("call %s: action failed; handing the caller to a person", self.call_sid)
+            self._deps.registry.add_event(self.call_sid, "error", text="technical problem; transferring")
+            await self._finish(Outcome(kind="transfer", reason="technical_problem"))
+
+    async def _say(self, say: Say, audio: bytes) -> None:
+        self._deps.registry.add_event(self.call_sid, "prompt", key=say.key, text=say.text)
+        if self._speech_ended_at is not None:
+            self.metrics.response_latencies_ms.append((time.monotonic() - self._speech_ended_at) * 1000)
+            self._speech_ended_at = None
+        self._last_mark = await self.speaker.play(audio, say.key, interruptible=say.interruptible)
+
+    async def _set_grammar(self, grammar: GrammarName) -> None:
+        if grammar != self._grammar and self._recognizer is not None:
+            self._grammar = grammar
+            phrases = self._deps.grammar_phrases(self.language, grammar)
+            async with self._recognizer_lock:
+                await self._deps.pool.run(self._recognizer.set_grammar, phrases)
+
+    def _arm_no_input(self) -> None:
+        self._cancel(self._no_input)
+        self._no_input = asyncio.create_task(self._no_input_timer(), name=f"no-input-{self.call_sid}")
+
+    async def _no_input_timer(self) -> None:
+        """Counts silence from the moment the caller has heard the prompt, not from when we sent it."""
+        if self._last_mark is not None:
+            await self.speaker.heard(self._last_mark, timeout=60.0)
+        await asyncio.sleep(self._settings.no_input_timeout_s / self._settings.playback_speed)
+        if not self._in_utterance:
+            self._no_input = None
+            await self._handle(NoInput())
+
+    async def _finish(self, outcome: Outcome) -> None:
+        """Let the caller hear the last prompt, then end the stream so Twilio asks /twilio/after-stream."""
+        self._expect_input = False
+        self._deps.registry.set_outcome(self.call_sid, outcome)
+        self._deps.registry.add_event(
+            self.call_sid, "action", text=f"{outcome.kind}", detail=outcome.reason + (f" {outcome.detail}" or "")
+        )
+        if self._last_mark is not None:
+            await self.speaker.heard(self._last_mark, timeout=30.0)
+        self.finished.set()
+
+    @staticmethod
+    def _cancel(task: asyncio.Task[None] | None) -> None:
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()

@@ -1,0 +1,162 @@
+"""The ``ivr`` command: serve, simulate, demo, models, prompts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ivr.config import Settings
+from ivr.errors import IvrError
+
+app = typer.Typer(help="Warmline: an offline voice IVR that hands callers warmly to a person.", no_args_is_help=True)
+models_app = typer.Typer(help="Vosk speech models.", no_args_is_help=True)
+prompts_app = typer.Typer(help="Spoken prompts.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(prompts_app, name="prompts")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(code=1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Run the Warmline server (Twilio webhooks and media streams)."""
+    import uvicorn
+
+    uvicorn.run("app:app", host=host, port=port, workers=workers, ws_ping_interval=None)
+
+
+_TURN_OPTIONS = {"--audio", "--press", "--text", "--silence", "--hangup", "--barge-in"}
+
+
+def parse_turn_args(args: list[str], language: str) -> list[object]:
+    """Caller turns in command-line order: --audio F, --press D, --text T, --silence S, --hangup MS, --barge-in MS."""
+    from ivr.simulator.turns import HangupTurn, PressTurn, SilenceTurn, load_audio_turn, text_turn
+
+    turns: list[object] = []
+    barge: int | None = None
+    it = iter(args)
+    for option in it:
+        if option not in _TURN_OPTIONS:
+            raise typer.BadParameter(f"unknown option {option!r}; turns are {', '.join(sorted(_TURN_OPTIONS))}")
+        value = next(it, None)
+        if value is None:
+            raise typer.BadParameter(f"{option} needs a value")
+        if option == "--barge-in":
+            barge = int(value)
+            continue
+        if option == "--audio":
+            turns.append(load_audio_turn(Path(value), barge_in_ms=barge))
+        elif option == "--text":
+            turns.append(text_turn(value, language, barge_in_ms=barge))
+        elif option == "--press":
+            turns.append(PressTurn(value))
+        elif option == "--silence":
+            turns.append(SilenceTurn(float(value)))
+        elif option == "--hangup":
+            turns.append(HangupTurn(int(value)))
+        barge = None
+    return turns
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def simulate(
+    ctx: typer.Context,
+    url: Annotated[str | None, typer.Option(help="A running Warmline; omit to run one in-process.")] = None,
+    speed: Annotated[float, typer.Option(help="Pace the line N× real time.")] = 1.0,
+    lang: Annotated[str, typer.Option(help="Language of the caller (and of an in-process server).")] = "nl",
+    out: Annotated[Path, typer.Option(help="Write the call as a stereo WAV here.")] = Path("data/last-call.wav"),
+) -> None:
+    """Play the Twilio side of a call. Turns, in order: --audio F.wav --press 0 --text "…" --silence 2 --hangup MS.
+
+    --barge-in MS before a turn makes the caller speak MS into the prompt. Text turns bypass recognition: they need
+    an in-process server (no --url), whose recogniser returns the scripted text for the caller's real audio.
+    """
+    from ivr.simulator.run import run_simulation
+
+    settings = Settings(language=lang)  # type: ignore[arg-type]
+    try:
+        turns = parse_turn_args(list(ctx.args), lang)
+        asyncio.run(run_simulation(settings, turns, url=url, speed=speed, out=out, console=console))  # type: ignore[arg-type]
+    except IvrError as exc:
+        raise _fail(exc) from exc
+
+
+@app.command()
+def demo(
+    speed: Annotated[float, typer.Option(help="Pace the line N× real time.")] = 1.0,
+    out: Annotated[Path, typer.Option(help="Where to write the stereo recording.")] = Path("data/demo-call.wav"),
+) -> None:
+    """A scripted Dutch call against a real local server: greeting, order status, then a person."""
+    from ivr.simulator.demo import run_demo
+
+    try:
+        asyncio.run(run_demo(Settings(), speed=speed, out=out, console=console))
+    except IvrError as exc:
+        raise _fail(exc) from exc
+
+
+@models_app.command("download")
+def models_download(
+    language: Annotated[str, typer.Argument(help="nl or en")],
+    url: Annotated[str | None, typer.Option(help="Download from this URL instead of the official one.")] = None,
+    dest: Annotated[Path | None, typer.Option(help="Models directory (default: IVR_MODELS_DIR or data/models).")] = None,
+) -> None:
+    """Download the official Vosk model for a language, verified by SHA-256."""
+    from ivr.speech.models import download_model
+
+    settings = Settings()
+    try:
+        path = download_model(language, dest or settings.resolved_models_dir, url=url)
+    except IvrError as exc:
+        raise _fail(exc) from exc
+    console.print(f"model ready: {path}")
+
+
+@models_app.command("path")
+def models_path(language: Annotated[str, typer.Argument(help="nl or en")] = "nl") -> None:
+    """Show which model a server for this language would load."""
+    from ivr.speech.models import resolve_model
+
+    try:
+        console.print(str(resolve_model(Settings(language=language))))  # type: ignore[arg-type]
+    except IvrError as exc:
+        raise _fail(exc) from exc
+
+
+@prompts_app.command("render")
+def prompts_render(
+    lang: Annotated[list[str] | None, typer.Option(help="Languages (default: all).")] = None,
+) -> None:
+    """Pre-render every fixed prompt in grammars/ to the audio cache."""
+    from ivr.speech.prompts import render_all
+    from ivr.speech.tts import SpeechSynthesizer
+
+    settings = Settings()
+    languages = lang or ["nl", "en"]
+    with SpeechSynthesizer(settings.audio_cache_dir, settings.grammars_dir, rate=settings.tts_rate) as synth:
+        report = render_all(synth, settings.grammars_dir, languages, settings.company_name)
+    console.print(report)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The long-lived things one server process shares, built once at start-up and torn down at shutdown.
+
+Loading the Vosk model and starting the TTS owner thread are expensive; doing them here, once, is what lets every
+call get its own cheap recogniser.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ivr.call.record import CallRegistry
+from ivr.call.session import SessionDeps
+from ivr.config import Settings
+from ivr.dialog.actions import GrammarName
+from ivr.dialog.engine import DialogContext
+from ivr.dialog.flow import Flow, load_flow
+from ivr.dialog.service import JsonServiceData, ServiceData
+from ivr.speech.stt import DecodePool
+from ivr.speech.tts import SpeechSynthesizer
+from ivr.speech.types import RecognizerFactory
+from ivr.telephony.security import SignatureChecker, StreamTokens
+
+log = logging.getLogger(__name__)
+
+LANGUAGES = ("nl", "en")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    signatures: SignatureChecker
+    tokens: StreamTokens
+    registry: CallRegistry
+    session_deps: SessionDeps
+    synth: SpeechSynthesizer
+    pool: DecodePool
+    model_name: str
+    started: float = field(default_factory=time.time)
+    startup_seconds: dict[str, float] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.synth.close()
+        self.pool.shutdown()
+
+
+def load_service_data(settings: Settings) -> ServiceData:
+    return JsonServiceData(settings.service_data or settings.grammars_dir / "service_data.json")
+
+
+def build_dialogs(settings: Settings, services: ServiceData) -> tuple[dict[str, DialogContext], dict[str, Flow]]:
+    flows = {lang: load_flow(settings.grammars_dir, lang) for lang in LANGUAGES}
+    contexts = {
+        lang: DialogContext(
+            flow=flow, services=services, company=settings.company_name, min_confidence=settings.min_confidence
+        )
+        for lang, flow in flows.items()
+    }
+    return contexts, flows
+
+
+def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name: str) -> Runtime:
+    """Everything except the recogniser factory, which the caller loads (real model) or injects (scripted)."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    services = load_service_data(settings)
+    dialogs, flows = build_dialogs(settings, services)
+    timings["dialogs"] = time.perf_counter() - t0
+
+    def grammar_phrases(language: str, grammar: GrammarName) -> list[str] | None:
+        return flows[language].grammar_phrases(grammar)
+
+    synth = SpeechSynthesizer(settings.audio_cache_dir, settings.grammars_dir, rate=settings.tts_rate)
+    synth.start()
+    pool = DecodePool(settings.decode_workers)
+    registry = CallRegistry()
+    deps = SessionDeps(
+        recognizers=recognizers,
+        pool=pool,
+        synth=synth,
+        dialogs=dialogs,
+        registry=registry,
+        settings=settings,
+        grammar_phrases=grammar_phrases,
+    )
+    return Runtime(
+        settings=settings,
+        signatures=SignatureChecker(settings.auth_token),
+        tokens=StreamTokens(settings.auth_token, settings.stream_token_ttl_s),
+        registry=registry,
+        session_deps=deps,
+        synth=synth,
+        pool=pool,
+        model_name=model_name,
+        startup_seconds=timings,
+    )
+
+
+def model_label(path: Path) -> str:
+    return path.name if path.name != "model" else path.parent.name

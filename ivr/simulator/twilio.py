@@ -1,0 +1,327 @@
+"""The Twilio side of a call, played against a running Warmline over the documented protocol.
+
+It does what Twilio does: signs and posts the voice webhook, follows the ``<Connect><Stream>`` TwiML, opens the
+WebSocket with a signed handshake, sends ``connected``/``start``/``media``/``dtmf``/``stop`` frames paced like a phone
+line, plays what it receives through a playout buffer (echoing each ``mark`` when playback reaches it and dropping the
+buffer on ``clear``), posts the ``<Connect action>`` when the stream ends, and finally the status callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import secrets
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httpx
+import numpy as np
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from ivr.audio.codec import FRAME_BYTES, FRAME_MS, TELEPHONE_RATE, Pcm, ulaw_decode, ulaw_encode
+from ivr.call.record import CallRecord
+from ivr.errors import IvrError
+from ivr.simulator.turns import CallerTurn, HangupTurn, PressTurn, SilenceTurn, SpeakTurn
+from ivr.telephony.security import SignatureChecker
+
+SILENCE_ULAW = b"\xff" * FRAME_BYTES
+
+
+class SimulationError(IvrError):
+    """The server did not behave like Twilio expects (bad TwiML, refused stream, timeout)."""
+
+
+@dataclass
+class SimulatedCall:
+    """Everything observed on one simulated call."""
+
+    call_sid: str
+    voice_twiml: str = ""
+    after_stream_twiml: str | None = None
+    record: CallRecord | None = None
+    inbound: list[bytes] = field(default_factory=list)  # caller → Twilio → us (μ-law frames)
+    outbound: list[bytes] = field(default_factory=list)  # what the caller heard (μ-law frames)
+    marks: list[str] = field(default_factory=list)  # marks echoed, in order
+    clears: int = 0
+    close_code: int | None = None
+    hung_up: bool = False
+    media_frames_received: int = 0
+    first_prompt_after_s: float | None = None
+
+    @property
+    def outbound_pcm(self) -> Pcm:
+        return ulaw_decode(b"".join(self.outbound))
+
+    @property
+    def inbound_pcm(self) -> Pcm:
+        return ulaw_decode(b"".join(self.inbound))
+
+    def stereo(self) -> Pcm:
+        """Interleaved stereo: left = caller, right = Warmline, on one timeline."""
+        left, right = self.inbound_pcm, self.outbound_pcm
+        n = max(len(left), len(right))
+        out = np.zeros((n, 2), dtype=np.int16)
+        out[: len(left), 0] = left
+        out[: len(right), 1] = right
+        return out.reshape(-1)
+
+    def dial_target(self) -> str | None:
+        """The number in ``<Dial>`` of the after-stream TwiML, if the call was transferred."""
+        if not self.after_stream_twiml:
+            return None
+        dial = ET.fromstring(self.after_stream_twiml).find("Dial")
+        if dial is None:
+            return None
+        number = dial.find("Number")
+        return (number.text if number is not None else dial.text) or ""
+
+
+@dataclass
+class _Playout:
+    """Twilio's outbound buffer: audio plays at line rate; a mark is echoed when playback reaches it."""
+
+    buffer: bytearray = field(default_factory=bytearray)
+    marks: list[tuple[int, str]] = field(default_factory=list)  # (byte offset in buffer, name)
+    prompts_started: int = 0
+    between_prompts: bool = True  # the next media frame starts a new prompt (after a mark, or at the start)
+    idle_since: float = field(default_factory=time.monotonic)
+
+
+class TwilioSimulator:
+    def __init__(
+        self,
+        base_url: str,
+        auth_token: str,
+        *,
+        speed: float = 1.0,
+        caller: str = "+31612345678",
+        callee: str = "+31201234567",
+        account_sid: str = "AC00000000000000000000000000000000",
+        timeout_s: float = 120.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._signer = SignatureChecker(auth_token)
+        self.speed = speed
+        self.caller = caller
+        self.callee = callee
+        self.account_sid = account_sid
+        self.timeout_s = timeout_s
+
+    # ── HTTP ────────────────────────────────────────────────────────────────────────────────────────────
+    async def _post(self, client: httpx.AsyncClient, url: str, params: dict[str, str]) -> httpx.Response:
+        headers = {"X-Twilio-Signature": self._signer.sign(url, params)}
+        return await client.post(url, data=params, headers=headers)
+
+    def _params(self, call_sid: str, status: str) -> dict[str, str]:
+        return {
+            "CallSid": call_sid,
+            "AccountSid": self.account_sid,
+            "From": self.caller,
+            "To": self.callee,
+            "CallStatus": status,
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+        }
+
+    @staticmethod
+    def new_call_sid() -> str:
+        return "CA" + secrets.token_hex(16)
+
+    async def call(self, turns: list[CallerTurn], call_sid: str | None = None) -> SimulatedCall:
+        call_sid = call_sid or self.new_call_sid()
+        result = SimulatedCall(call_sid=call_sid)
+        async with httpx.AsyncClient(timeout=30.0) as client:
+            response = await self._post(client, f"{self.base_url}/twilio/voice", self._params(call_sid, "ringing"))
+            if response.status_code != 200:
+                raise SimulationError(f"/twilio/voice answered {response.status_code}: {response.text[:200]}")
+            result.voice_twiml = response.text
+            action, stream_url, parameters = _parse_connect(response.text)
+            await asyncio.wait_for(self._stream(result, stream_url, parameters, turns), self.timeout_s)
+            if not result.hung_up and action:
+                response = await self._post(client, action, self._params(call_sid, "in-progress"))
+                result.after_stream_twiml = response.text
+            await self._post(client, f"{self.base_url}/twilio/status", self._params(call_sid, "completed"))
+            log_url = f"{self.base_url}/twilio/calls/{call_sid}"
+            response = await client.get(log_url, headers={"X-Twilio-Signature": self._signer.sign(log_url, {})})
+            if response.status_code == 200:
+                result.record = CallRecord.model_validate(response.json())
+        return result
+
+    # ── Media Streams ───────────────────────────────────────────────────────────────────────────────────
+    async def _stream(
+        self, result: SimulatedCall, url: str, parameters: dict[str, str], turns: list[CallerTurn]
+    ) -> None:
+        signature = self._signer.sign(url, {})
+        stream_sid = "MZ" + secrets.token_hex(16)
+        playout = _Playout()
+        caller_audio: list[bytes] = []  # μ-law frames queued for the caller to "say"
+        started = time.monotonic()
+        async with websockets.connect(url, additional_headers={"X-Twilio-Signature": signature}) as ws:
+            seq = 0
+
+            async def send(event: dict[str, object]) -> None:
+                nonlocal seq
+                seq += 1
+                await ws.send(json.dumps({**event, "sequenceNumber": str(seq), "streamSid": stream_sid}))
+
+            await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+            await send(
+                {
+                    "event": "start",
+                    "start": {
+                        "accountSid": self.account_sid,
+                        "streamSid": stream_sid,
+                        "callSid": result.call_sid,
+                        "tracks": ["inbound"],
+                        "customParameters": parameters,
+                        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": TELEPHONE_RATE, "channels": 1},
+                    },
+                }
+            )
+
+            async def receive() -> None:
+                async for raw in ws:
+                    frame = json.loads(raw)
+                    event = frame.get("event")
+                    if event == "media":
+                        if playout.between_prompts:
+                            playout.between_prompts = False
+                            playout.prompts_started += 1
+                            if result.first_prompt_after_s is None:
+                                result.first_prompt_after_s = time.monotonic() - started
+                        playout.buffer.extend(base64.b64decode(frame["media"]["payload"]))
+                        result.media_frames_received += 1
+                    elif event == "mark":
+                        playout.marks.append((len(playout.buffer), frame["mark"]["name"]))
+                        playout.between_prompts = True
+                    elif event == "clear":
+                        result.clears += 1
+                        playout.between_prompts = True
+                        playout.buffer.clear()
+                        for _, name in playout.marks:
+                            await echo_mark(name)
+                        playout.marks.clear()
+
+            async def echo_mark(name: str) -> None:
+                result.marks.append(name)
+                await send({"event": "mark", "mark": {"name": name}})
+
+            async def line_clock() -> None:
+                """Every 20 ms of (scaled) time: play 20 ms to the caller's ear, send 20 ms of caller audio."""
+                tick = FRAME_MS / 1000 / self.speed
+                chunk = 0
+                next_at = time.monotonic()
+                while True:
+                    heard = bytes(playout.buffer[:FRAME_BYTES])
+                    del playout.buffer[:FRAME_BYTES]
+                    playout.marks = [(pos - len(heard), name) for pos, name in playout.marks]
+                    result.outbound.append(heard.ljust(FRAME_BYTES, b"\xff"))
+                    while playout.marks and playout.marks[0][0] <= 0:
+                        await echo_mark(playout.marks.pop(0)[1])
+                    if heard:
+                        playout.idle_since = time.monotonic()
+                    said = caller_audio.pop(0) if caller_audio else SILENCE_ULAW
+                    result.inbound.append(said)
+                    chunk += 1
+                    payload = base64.b64encode(said).decode()
+                    await send(
+                        {
+                            "event": "media",
+                            "media": {
+                                "track": "inbound",
+                                "chunk": str(chunk),
+                                "timestamp": str(chunk * FRAME_MS),
+                                "payload": payload,
+                            },
+                        }
+                    )
+                    next_at += tick
+                    await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+            def bot_idle() -> bool:
+                return not playout.buffer and not playout.marks
+
+            async def wait_for_prompt(after_count: int) -> None:
+                while playout.prompts_started <= after_count:
+                    await asyncio.sleep(0.01)
+
+            async def wait_until_bot_done(after_count: int) -> None:
+                """A new prompt has started and has been played out, with a short natural pause after it."""
+                await wait_for_prompt(after_count)
+                while True:
+                    if bot_idle() and time.monotonic() - playout.idle_since > 0.3 / self.speed:
+                        return
+                    await asyncio.sleep(0.01)
+
+            async def say(audio: Pcm) -> None:
+                data = ulaw_encode(audio)
+                caller_audio.extend(
+                    data[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\xff") for i in range(0, len(data), FRAME_BYTES)
+                )
+                while caller_audio:
+                    await asyncio.sleep(0.01)
+
+            async def script() -> None:
+                seen = 0
+                for turn in turns:
+                    if isinstance(turn, HangupTurn):
+                        await wait_for_prompt(seen)
+                        await asyncio.sleep(turn.after_ms / 1000 / self.speed)
+                        result.hung_up = True
+                        await send({"event": "stop", "stop": {"accountSid": self.account_sid, "callSid": result.call_sid}})
+                        return
+                    if isinstance(turn, SpeakTurn) and turn.barge_in_ms is not None:
+                        await wait_for_prompt(seen)
+                        await asyncio.sleep(turn.barge_in_ms / 1000 / self.speed)
+                    elif not isinstance(turn, SilenceTurn):
+                        await wait_until_bot_done(seen)
+                    seen = playout.prompts_started
+                    if isinstance(turn, SpeakTurn):
+                        await say(turn.audio)
+                    elif isinstance(turn, PressTurn):
+                        for digit in turn.digits:
+                            await send({"event": "dtmf", "dtmf": {"track": "inbound_track", "digit": digit}})
+                            await asyncio.sleep(0.15 / self.speed)
+                    elif isinstance(turn, SilenceTurn):
+                        await asyncio.sleep(turn.seconds / self.speed)
+                # The script is done: stay on the line until Warmline ends the stream (it always does: transfer,
+                # goodbye, or no-input handling).
+                await asyncio.Event().wait()
+
+            tasks = [asyncio.create_task(c) for c in (receive(), line_clock(), script())]
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task.exception() is not None and not isinstance(task.exception(), ConnectionClosed):
+                        raise task.exception()  # type: ignore[misc]
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                        await task
+            if result.hung_up:
+                await ws.close()
+        result.close_code = ws.close_code
+
+
+def _parse_connect(twiml: str) -> tuple[str, str, dict[str, str]]:
+    """Pull the stream URL, its parameters and the Connect action out of the voice webhook's TwiML."""
+    try:
+        root = ET.fromstring(twiml)
+    except ET.ParseError as exc:
+        raise SimulationError(f"voice webhook returned invalid TwiML: {exc}") from exc
+    connect = root.find("Connect")
+    stream = connect.find("Stream") if connect is not None else None
+    if connect is None or stream is None:
+        raise SimulationError(f"voice webhook TwiML has no <Connect><Stream>: {twiml[:200]}")
+    parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
+    url = stream.get("url", "")
+    if urlsplit(url).scheme not in ("ws", "wss"):
+        raise SimulationError(f"stream URL is not a WebSocket URL: {url}")
+    return connect.get("action", ""), url, parameters

@@ -1,0 +1,112 @@
+"""The Media Streams WebSocket: Twilio's frames in, a CallSession in the middle, our frames out.
+
+Trust comes in two layers: Twilio's signature on the handshake, then our per-call token in the ``start`` frame. A
+malformed frame is logged and skipped — one bad packet must not drop a caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from ivr.call.session import CallSession
+from ivr.deps import WsRuntimeDep
+from ivr.errors import StreamTokenError
+from ivr.telephony.protocol import Connected, Dtmf, Mark, Media, ProtocolError, Start, Stop, parse_inbound
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["twilio"])
+
+POLICY_VIOLATION = 1008
+
+
+@router.websocket("/twilio/media")
+async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
+    settings = runtime.settings
+    if not runtime.signatures.is_valid(settings.stream_url, {}, websocket.headers.get("x-twilio-signature")):
+        log.warning("refused media stream handshake: missing or invalid X-Twilio-Signature")
+        await websocket.close(code=POLICY_VIOLATION)
+        return
+    await websocket.accept()
+    send_lock = asyncio.Lock()
+
+    async def send(text: str) -> None:
+        async with send_lock:
+            await websocket.send_text(text)
+
+    session: CallSession | None = None
+    reader: asyncio.Task[str] | None = None
+    try:
+        while True:
+            reader = asyncio.create_task(websocket.receive_text())
+            waiters: set[asyncio.Future[object]] = {reader}  # type: ignore[arg-type]
+            finished = None
+            if session is not None:
+                finished = asyncio.ensure_future(session.finished.wait())
+                waiters.add(finished)  # type: ignore[arg-type]
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            if finished is not None and not finished.done():
+                finished.cancel()
+            if reader not in done:
+                # The session decided (transfer or goodbye) and the caller heard it: end the stream so Twilio
+                # requests the <Connect action> URL.
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                    await reader
+                await websocket.close(code=1000)
+                break
+            raw = reader.result()
+            try:
+                frame = parse_inbound(raw)
+            except ProtocolError as exc:
+                log.warning("call %s: skipped a bad frame: %s", session.call_sid if session else "?", exc)
+                continue
+            if isinstance(frame, Connected):
+                continue
+            if isinstance(frame, Start):
+                if session is not None:
+                    continue
+                start = frame.start
+                try:
+                    runtime.tokens.verify(start.custom_parameters.get("token"), start.call_sid)
+                except StreamTokenError as exc:
+                    log.warning("call %s: refused media stream: %s", start.call_sid, exc)
+                    await websocket.close(code=POLICY_VIOLATION)
+                    return
+                language = start.custom_parameters.get("language", settings.language)
+                if language not in runtime.session_deps.dialogs:
+                    language = settings.language
+                runtime.registry.open(start.call_sid, language)
+                session = CallSession(start.call_sid, start.stream_sid, language, runtime.session_deps, send)
+                await session.start()
+            elif session is None:
+                log.warning("media stream: %s frame before start; skipped", type(frame).__name__.lower())
+            elif isinstance(frame, Media):
+                if frame.media.track not in ("inbound", "inbound_track"):
+                    continue
+                try:
+                    audio = frame.audio()
+                except ProtocolError as exc:
+                    log.warning("call %s: skipped a bad media frame: %s", session.call_sid, exc)
+                    continue
+                await session.on_audio(audio)
+            elif isinstance(frame, Dtmf):
+                await session.on_dtmf(frame.dtmf.digit)
+            elif isinstance(frame, Mark):
+                session.on_mark(frame.mark.name)
+            elif isinstance(frame, Stop):
+                log.info("call %s: stream stopped by Twilio (caller hung up or call redirected)", session.call_sid)
+                break
+    except WebSocketDisconnect:
+        log.info("call %s: media stream disconnected", session.call_sid if session else "?")
+    finally:
+        if reader is not None and not reader.done():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await reader
+        if session is not None:
+            await session.close()

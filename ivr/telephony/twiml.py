@@ -1,0 +1,33 @@
+"""TwiML documents, built with the Twilio SDK so we never hand-write XML."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import Connect, VoiceResponse
+
+from ivr.call.record import Outcome
+from ivr.config import Settings
+
+
+def connect_stream(settings: Settings, token: str, language: str) -> str:
+    """Answer an incoming call by opening a bidirectional Media Stream to us."""
+    response = VoiceResponse()
+    connect = Connect(action=settings.url("/twilio/after-stream"), method="POST")
+    stream = connect.stream(url=settings.stream_url)
+    stream.parameter(name="token", value=token)
+    stream.parameter(name="language", value=language)
+    response.append(connect)
+    return str(response)
+
+
+def after_stream(settings: Settings, outcome: Outcome | None) -> str:
+    """What the call does once the automated part is over. No outcome (the stream broke) → a person, not silence."""
+    response = VoiceResponse()
+    if outcome is not None and outcome.kind == "hangup":
+        response.hangup()
+    else:
+        response.dial(settings.transfer_number)
+    return str(response)
+
+
+def empty() -> str:
+    return str(VoiceResponse())

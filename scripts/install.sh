@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs what Warmline needs on a fresh Debian/Ubuntu machine: system audio packages and the Python package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+if ! dpkg -s espeak-ng libespeak-ng1 libportaudio2 sox >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends espeak-ng libespeak-ng1 libportaudio2 sox >/dev/null
+fi
+python3 -m pip install -q --disable-pip-version-check -e '.[dev]'
