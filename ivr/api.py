@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
             "language": runtime.settings.language,
             "active_calls": registry.active_sessions,
             "live_recognizers": registry.live_recognizers,
+            "tasks": len(asyncio.all_tasks()),
             "uptime_s": round(time.time() - runtime.started, 1),
         }
 

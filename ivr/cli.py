@@ -114,7 +114,9 @@ def demo(
 def models_download(
     language: Annotated[str, typer.Argument(help="nl or en")],
     url: Annotated[str | None, typer.Option(help="Download from this URL instead of the official one.")] = None,
-    dest: Annotated[Path | None, typer.Option(help="Models directory (default: IVR_MODELS_DIR or data/models).")] = None,
+    dest: Annotated[
+        Path | None, typer.Option(help="Models directory (default: IVR_MODELS_DIR or data/models).")
+    ] = None,
 ) -> None:
     """Download the official Vosk model for a language, verified by SHA-256."""
     from ivr.speech.models import download_model
@@ -149,7 +151,7 @@ def prompts_render(
     settings = Settings()
     languages = lang or ["nl", "en"]
     with SpeechSynthesizer(settings.audio_cache_dir, settings.grammars_dir, rate=settings.tts_rate) as synth:
-        report = render_all(synth, settings.grammars_dir, languages, settings.company_name)
+        report = asyncio.run(render_all(synth, settings.grammars_dir, languages, settings.company_name))
     console.print(report)
 
 

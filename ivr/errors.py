@@ -27,3 +27,7 @@ class AudioFormatError(IvrError):
 
 class StreamTokenError(IvrError):
     """A media-stream token is missing, forged, expired or bound to another call."""
+
+
+class SynthesisError(IvrError):
+    """Text-to-speech failed or the speech engine stopped answering; the message says which prompt."""

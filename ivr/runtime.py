@@ -54,7 +54,10 @@ def build_dialogs(settings: Settings, services: ServiceData) -> tuple[dict[str, 
     flows = {lang: load_flow(settings.grammars_dir, lang) for lang in LANGUAGES}
     contexts = {
         lang: DialogContext(
-            flow=flow, services=services, company=settings.company_name, min_confidence=settings.min_confidence
+            flow=flow,
+            services=services,
+            company=settings.company_name,
+            min_confidence=settings.min_confidence,
         )
         for lang, flow in flows.items()
     }

@@ -62,8 +62,9 @@ def resample(samples: Pcm, from_rate: int, to_rate: int) -> Pcm:
     if from_rate == to_rate or samples.size == 0:
         return samples.astype(np.int16, copy=False)
     ratio = Fraction(to_rate, from_rate)
-    out = resample_poly(samples.astype(np.float32), ratio.numerator, ratio.denominator)
-    return np.clip(np.round(out), -32768, 32767).astype(np.int16)
+    out: npt.NDArray[np.float32] = resample_poly(samples.astype(np.float32), ratio.numerator, ratio.denominator)
+    result: Pcm = np.clip(np.round(out), -32768, 32767).astype(np.int16)
+    return result
 
 
 def pcm_to_bytes(samples: Pcm) -> bytes:

@@ -75,15 +75,15 @@ class Speaker:
         await self._send(mark_frame(self._sid, name))
         self._sent_marks.add(name)
 
-    async def heard(self, name: str, timeout: float) -> bool:
+    async def heard(self, name: str, within_s: float) -> bool:
         """Wait until Twilio echoes the mark (the caller heard the prompt, or it was cleared)."""
         future = self._pending.get(name)
         if future is None:
             return True
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
+            return await asyncio.wait_for(asyncio.shield(future), within_s)
         except TimeoutError:
-            log.warning("mark %s was not echoed within %.1fs", name, timeout)
+            log.warning("mark %s was not echoed within %.1fs", name, within_s)
             return False
 
     def on_mark(self, name: str) -> None:

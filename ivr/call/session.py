@@ -46,6 +46,7 @@ VAD_FRAME_SAMPLES = 160  # 20 ms at 8 kHz
 PREROLL_FRAMES = 15  # 300 ms of audio before the detected speech start goes to the recogniser too
 CHUNK_FRAMES = 10  # feed the recogniser 200 ms at a time: fewer thread hops, still streaming
 DTMF_INTERDIGIT_S = 2.5
+MIN_SPEECH_MS = 500  # an empty result from less speech than this is noise, not a turn
 
 
 class Synthesizer(Protocol):
@@ -74,7 +75,9 @@ class TurnMetrics:
     barge_ins: int = 0
 
 
-_FINAL = object()
+@dataclass(frozen=True)
+class _EndOfUtterance:
+    speech_ms: int
 
 
 class CallSession:
@@ -165,7 +168,7 @@ class CallSession:
         if isinstance(event, SpeechStarted) and self._expect_input and not self._in_utterance:
             await self._begin_utterance()
         elif isinstance(event, SpeechEnded) and self._in_utterance:
-            self._end_utterance()
+            self._end_utterance(event.speech_ms)
 
     async def _begin_utterance(self) -> None:
         if self.speaker.is_playing:
@@ -179,11 +182,11 @@ class CallSession:
         self._chunk = list(self._preroll)
         self._preroll.clear()
 
-    def _end_utterance(self) -> None:
+    def _end_utterance(self, speech_ms: int) -> None:
         self._in_utterance = False
         self._flush_chunk()
         self._speech_ended_at = time.monotonic()
-        self._decode_queue.put_nowait(_FINAL)
+        self._decode_queue.put_nowait(_EndOfUtterance(speech_ms))
 
     def _flush_chunk(self) -> None:
         if self._chunk:
@@ -227,9 +230,15 @@ class CallSession:
             recognizer = self._recognizer
             if recognizer is None:
                 return
-            if item is _FINAL:
+            if isinstance(item, _EndOfUtterance):
                 async with self._recognizer_lock:
                     transcript: Transcript = await self._deps.pool.run(recognizer.final)
+                if transcript.is_empty and item.speech_ms < MIN_SPEECH_MS:
+                    # A click or a burst of line noise, not a caller's turn: don't count it as a failed attempt.
+                    self._speech_ended_at = None
+                    if self._expect_input:
+                        self._arm_no_input()
+                    continue
                 self.metrics.utterances += 1
                 await self._handle(Utterance(transcript))
             elif isinstance(item, bytes):
@@ -316,7 +325,7 @@ class CallSession:
     async def _no_input_timer(self) -> None:
         """Counts silence from the moment the caller has heard the prompt, not from when we sent it."""
         if self._last_mark is not None:
-            await self.speaker.heard(self._last_mark, timeout=60.0)
+            await self.speaker.heard(self._last_mark, within_s=60.0)
         await asyncio.sleep(self._settings.no_input_timeout_s / self._settings.playback_speed)
         if not self._in_utterance:
             self._no_input = None
@@ -327,10 +336,13 @@ class CallSession:
         self._expect_input = False
         self._deps.registry.set_outcome(self.call_sid, outcome)
         self._deps.registry.add_event(
-            self.call_sid, "action", text=f"{outcome.kind}", detail=outcome.reason + (f" {outcome.detail}" or "")
+            self.call_sid,
+            "action",
+            text=f"{outcome.kind}",
+            detail=f"{outcome.reason} {outcome.detail}".strip(),
         )
         if self._last_mark is not None:
-            await self.speaker.heard(self._last_mark, timeout=30.0)
+            await self.speaker.heard(self._last_mark, within_s=30.0)
         self.finished.set()
 
     @staticmethod

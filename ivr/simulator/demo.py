@@ -31,7 +31,10 @@ async def run_demo(settings: Settings, *, speed: float, out: Path, console: Cons
     console.rule("Warmline demo call")
     if model is not None:
         console.print(f"Dutch speech model: {model}. The caller's speech is recognised by Vosk.")
-        turns: list[CallerTurn] = [SpeakTurn(audio=speak(DEMO_LINES[0], "nl"), label=DEMO_LINES[0]), PressTurn("4512#")]
+        turns: list[CallerTurn] = [
+            SpeakTurn(audio=speak(DEMO_LINES[0], "nl"), label=DEMO_LINES[0]),
+            PressTurn("4512#"),
+        ]
         turns.append(SpeakTurn(audio=speak(DEMO_LINES[2], "nl"), label=DEMO_LINES[2]))
         with local_server(settings.model_copy(update={"playback_speed": speed})) as (base_url, live):
             call = await TwilioSimulator(base_url, live.auth_token, speed=speed).call(turns)
@@ -41,7 +44,11 @@ async def run_demo(settings: Settings, *, speed: float, out: Path, console: Cons
             "[bold]text turns[/bold]: the caller's audio is real (espeak-ng) and travels the real Twilio protocol to a "
             "real local server, but recognition is bypassed and returns the scripted sentence."
         )
-        turns = [text_turn(DEMO_LINES[0], "nl"), text_turn(DEMO_LINES[1], "nl"), text_turn(DEMO_LINES[2], "nl")]
+        turns = [
+            text_turn(DEMO_LINES[0], "nl"),
+            text_turn(DEMO_LINES[1], "nl"),
+            text_turn(DEMO_LINES[2], "nl"),
+        ]
         call = await simulate_in_process(settings, turns, speed=speed)
     print_call(call, console)
     console.print(f"[dim]stereo recording (left caller, right Warmline): {save_stereo(call, out)}[/dim]")

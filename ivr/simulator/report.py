@@ -24,9 +24,8 @@ def print_call(call: SimulatedCall, console: Console | None = None) -> None:
                 conf = f"{event.confidence:.2f}" if event.confidence is not None else "–"
                 said = event.text or "(nothing recognised)"
                 note = f", {event.detail}" if event.detail else ""
-                console.print(
-                    f"{stamp} [green]Caller[/green]    {said}  [dim](confidence {conf}, intent {event.intent}{note})[/dim]"
-                )
+                details = f"confidence {conf}, intent {event.intent}{note}"
+                console.print(f"{stamp} [green]Caller[/green]    {said}  [dim]({details})[/dim]")
             elif event.kind == "dtmf":
                 console.print(f"{stamp} [green]Caller[/green]    presses {event.text}")
             elif event.kind == "no_input":

@@ -68,7 +68,20 @@ def speak(text: str, language: str, *, rate: int = 150, pitch: int = 50, amplitu
         out = Path(tmp) / "caller.wav"
         voice = CALLER_VOICES.get(language, language)
         subprocess.run(
-            [binary, "-v", voice, "-s", str(rate), "-p", str(pitch), "-a", str(amplitude), "-w", str(out), text],
+            [
+                binary,
+                "-v",
+                voice,
+                "-s",
+                str(rate),
+                "-p",
+                str(pitch),
+                "-a",
+                str(amplitude),
+                "-w",
+                str(out),
+                text,
+            ],
             check=True,
             capture_output=True,
             timeout=30,

@@ -132,7 +132,13 @@ class TwilioSimulator:
     def new_call_sid() -> str:
         return "CA" + secrets.token_hex(16)
 
-    async def call(self, turns: list[CallerTurn], call_sid: str | None = None) -> SimulatedCall:
+    async def call(
+        self,
+        turns: list[CallerTurn],
+        call_sid: str | None = None,
+        inject_before_turns: list[str] | None = None,
+    ) -> SimulatedCall:
+        """Place one call. ``inject_before_turns``: raw frames sent right after ``start`` (to test bad input)."""
         call_sid = call_sid or self.new_call_sid()
         result = SimulatedCall(call_sid=call_sid)
         async with httpx.AsyncClient(timeout=30.0) as client:
@@ -141,7 +147,9 @@ class TwilioSimulator:
                 raise SimulationError(f"/twilio/voice answered {response.status_code}: {response.text[:200]}")
             result.voice_twiml = response.text
             action, stream_url, parameters = _parse_connect(response.text)
-            await asyncio.wait_for(self._stream(result, stream_url, parameters, turns), self.timeout_s)
+            await asyncio.wait_for(
+                self._stream(result, stream_url, parameters, turns, inject_before_turns or []), self.timeout_s
+            )
             if not result.hung_up and action:
                 response = await self._post(client, action, self._params(call_sid, "in-progress"))
                 result.after_stream_twiml = response.text
@@ -154,7 +162,12 @@ class TwilioSimulator:
 
     # ── Media Streams ───────────────────────────────────────────────────────────────────────────────────
     async def _stream(
-        self, result: SimulatedCall, url: str, parameters: dict[str, str], turns: list[CallerTurn]
+        self,
+        result: SimulatedCall,
+        url: str,
+        parameters: dict[str, str],
+        turns: list[CallerTurn],
+        inject: list[str],
     ) -> None:
         signature = self._signer.sign(url, {})
         stream_sid = "MZ" + secrets.token_hex(16)
@@ -179,10 +192,17 @@ class TwilioSimulator:
                         "callSid": result.call_sid,
                         "tracks": ["inbound"],
                         "customParameters": parameters,
-                        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": TELEPHONE_RATE, "channels": 1},
+                        "mediaFormat": {
+                            "encoding": "audio/x-mulaw",
+                            "sampleRate": TELEPHONE_RATE,
+                            "channels": 1,
+                        },
                     },
                 }
             )
+
+            for raw in inject:
+                await ws.send(raw)
 
             async def receive() -> None:
                 async for raw in ws:
@@ -247,7 +267,8 @@ class TwilioSimulator:
                 return not playout.buffer and not playout.marks
 
             async def wait_for_prompt(after_count: int) -> None:
-                while playout.prompts_started <= after_count:
+                # polling mirrors a caller listening to the line; the clock task moves the state on every tick
+                while playout.prompts_started <= after_count:  # noqa: ASYNC110
                     await asyncio.sleep(0.01)
 
             async def wait_until_bot_done(after_count: int) -> None:
@@ -263,7 +284,7 @@ class TwilioSimulator:
                 caller_audio.extend(
                     data[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\xff") for i in range(0, len(data), FRAME_BYTES)
                 )
-                while caller_audio:
+                while caller_audio:  # noqa: ASYNC110 - drained by the line clock, frame by frame
                     await asyncio.sleep(0.01)
 
             async def script() -> None:
@@ -273,7 +294,12 @@ class TwilioSimulator:
                         await wait_for_prompt(seen)
                         await asyncio.sleep(turn.after_ms / 1000 / self.speed)
                         result.hung_up = True
-                        await send({"event": "stop", "stop": {"accountSid": self.account_sid, "callSid": result.call_sid}})
+                        await send(
+                            {
+                                "event": "stop",
+                                "stop": {"accountSid": self.account_sid, "callSid": result.call_sid},
+                            }
+                        )
                         return
                     if isinstance(turn, SpeakTurn) and turn.barge_in_ms is not None:
                         await wait_for_prompt(seen)

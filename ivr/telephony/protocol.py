@@ -1,7 +1,8 @@
 """Twilio Media Streams wire protocol ⇄ typed frames.
 
 The one place that knows the JSON shapes Twilio documents for bidirectional streams. Everything past this module sees
-typed messages with decoded audio; a frame that does not parse raises ``ProtocolError`` so the caller can log and skip it.
+typed messages with decoded audio; a frame that does not parse raises ``ProtocolError`` so the caller can log and
+skip it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class StartInfo(_Frame):
     call_sid: str = Field(alias="callSid")
     tracks: list[str] = Field(default_factory=lambda: ["inbound"])
     custom_parameters: dict[str, str] = Field(default_factory=dict, alias="customParameters")
-    media_format: MediaFormat = Field(default_factory=MediaFormat, alias="mediaFormat")
+    media_format: MediaFormat = Field(default_factory=lambda: MediaFormat.model_validate({}), alias="mediaFormat")
 
 
 class MediaInfo(_Frame):

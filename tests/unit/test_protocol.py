@@ -77,6 +77,10 @@ def test_invalid_base64_is_a_protocol_error_not_a_crash() -> None:
 
 def test_outbound_frames_match_the_documented_shapes() -> None:
     media = json.loads(media_frame("MZ1", b"\x00\xff"))
-    assert media == {"event": "media", "streamSid": "MZ1", "media": {"payload": base64.b64encode(b"\x00\xff").decode()}}
+    assert media == {
+        "event": "media",
+        "streamSid": "MZ1",
+        "media": {"payload": base64.b64encode(b"\x00\xff").decode()},
+    }
     assert json.loads(mark_frame("MZ1", "n")) == {"event": "mark", "streamSid": "MZ1", "mark": {"name": "n"}}
     assert json.loads(clear_frame("MZ1")) == {"event": "clear", "streamSid": "MZ1"}

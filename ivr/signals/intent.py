@@ -1,0 +1,513 @@
+"""What the caller is calling about: a small, explainable intent classifier for spoken Dutch and English.
+
+Callers do not speak in keywords. They hesitate ("euh", "ja dus"), speak Flemish ("kan ik ne mens spreken"),
+use words nobody put in an example, and the recogniser mishears some of them ("bestelingk"). So two kinds of
+evidence are combined, both built from ``grammars/<lang>/intents.yaml`` and nothing else:
+
+* **keywords** — weighted word stems per intent, matched by prefix (Dutch compounds and inflections), inside
+  compounds, across a split compound ("wacht woord"), and fuzzily (edit distance) for misrecognised words;
+* **similarity** — TF-IDF over character n-grams, cosine to every example sentence (numpy), which carries
+  unseen wordings that share word pieces with an example.
+
+The combined score is mapped to a confidence between 0 and 1; below the threshold in the YAML the answer is
+``unknown``. Every result carries its reasons, so a supervisor can see *why* a call went where it went.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ivr.errors import GrammarError
+from ivr.signals.text import char_ngrams, expand_aliases, levenshtein, remove_phrases, tokenize
+
+UNKNOWN = "unknown"
+AGENT_REQUEST = "agent_request"
+
+#: How an intent is served: answered by us, handed to a person, the caller asking for a person, or nothing.
+Handling = Literal["self_service", "person", "transfer", "none"]
+
+FloatArray = npt.NDArray[np.float64]
+
+# Weights of the two kinds of evidence and the shape of the confidence curve. Tuned on the dev sets in
+# tests/unit/test_intent.py; they are language-independent on purpose (languages differ in the YAML only).
+_SIMILARITY_WEIGHT = 0.4
+_KEYWORD_WEIGHT = 0.6
+_KEYWORD_SCALE = 2.0  # summed keyword weight at which keyword evidence reaches 1 - 1/e
+_FUZZY_QUALITY = 0.7  # a misheard keyword counts for less than a clean one
+_FUZZY_MIN_LENGTH = 6  # shorter stems have too many near neighbours ("staff"/"stuff")
+_SHORT_STEM = 3  # stems this short match only with a short ending ("apps", "paying")
+_SHORT_STEM_ENDING = 3
+_PHRASE_GAP = 2  # words allowed between the parts of a multi-word keyword ("iemand van jullie spreken")
+_PRECEDENCE_EVIDENCE = 3.5  # keyword weight that lets a precedence intent win outright
+_CONFIDENCE_GAIN = 1.6
+_MARGIN_SCALE = 0.15
+
+
+# ── public values ─────────────────────────────────────────────────────────────────────────────────────────
+@dataclass(frozen=True, slots=True)
+class IntentResult:
+    """The classifier's answer: a label from the taxonomy, how sure it is of that label (0–1), and why.
+
+    For ``unknown`` the confidence is how sure it is that nothing in the taxonomy fits.
+    """
+
+    label: str
+    confidence: float
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def is_unknown(self) -> bool:
+        return self.label == UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """A weighted stem, or a phrase of stems matched in order ("iemand spreken")."""
+
+    text: str
+    stems: tuple[str, ...]
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class IntentSpec:
+    """One intent as declared in intents.yaml."""
+
+    label: str
+    handling: Handling
+    #: how the caller hears the topic named ("uw klacht"), used when a person takes over
+    topic: str
+    keywords: tuple[Keyword, ...]
+    examples: tuple[str, ...]
+    #: wins over other intents when one of its strong keywords is clearly heard (sensitive topics)
+    precedence: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class IntentModel:
+    """A loaded intents.yaml plus the TF-IDF index of its examples (built by :func:`load_intent_model`)."""
+
+    language: str
+    threshold: float
+    intents: tuple[IntentSpec, ...]
+    aliases: Mapping[str, tuple[str, ...]]
+    fillers: tuple[tuple[str, ...], ...]
+    stopwords: frozenset[str]
+    #: inflectional word beginnings a keyword may hide behind (Dutch "ge-")
+    prefixes: tuple[str, ...]
+    _vocabulary: Mapping[str, int] = field(repr=False)
+    _idf: FloatArray = field(repr=False)
+    #: one L2-normalised row per example
+    _examples: FloatArray = field(repr=False)
+    #: index into ``intents`` for every example row
+    _owners: npt.NDArray[np.int64] = field(repr=False)
+    _example_texts: tuple[str, ...] = field(repr=False)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(spec.label for spec in self.intents)
+
+    def spec(self, label: str) -> IntentSpec:
+        for spec in self.intents:
+            if spec.label == label:
+                return spec
+        raise KeyError(label)
+
+    @cached_property
+    def stems(self) -> frozenset[str]:
+        """Every stem of every keyword, phrase parts included."""
+        return frozenset(stem for spec in self.intents for k in spec.keywords for stem in k.stems)
+
+    def labels_with(self, handling: Handling) -> tuple[str, ...]:
+        return tuple(spec.label for spec in self.intents if spec.handling == handling)
+
+
+# ── the YAML schema ───────────────────────────────────────────────────────────────────────────────────────
+class _IntentFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    handling: Handling
+    topic: str = ""
+    precedence: bool = False
+    keywords: dict[str, float] = Field(default_factory=dict)
+    examples: list[str] = Field(min_length=1)
+
+    @field_validator("keywords")
+    @classmethod
+    def _positive_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        for word, weight in value.items():
+            if not tokenize(word):
+                raise ValueError(f"keyword {word!r} has no letters")
+            if not 0 < weight <= 10:
+                raise ValueError(f"keyword {word!r}: weight must be in (0, 10], got {weight}")
+        return value
+
+    @field_validator("examples")
+    @classmethod
+    def _nonempty_examples(cls, value: list[str]) -> list[str]:
+        for example in value:
+            if not tokenize(example):
+                raise ValueError(f"example {example!r} has no words")
+        return value
+
+
+class _IntentsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: float = Field(ge=0.0, le=1.0)
+    aliases: dict[str, str] = Field(default_factory=dict)
+    fillers: list[str] = Field(default_factory=list)
+    stopwords: list[str] = Field(default_factory=list)
+    prefixes: list[str] = Field(default_factory=list)
+    intents: dict[str, _IntentFile]
+
+    @model_validator(mode="after")
+    def _taxonomy(self) -> _IntentsFile:
+        for required, handling in ((UNKNOWN, "none"), (AGENT_REQUEST, "transfer")):
+            spec = self.intents.get(required)
+            if spec is None:
+                raise ValueError(f"intent {required!r} is required")
+            if spec.handling != handling:
+                raise ValueError(f"intent {required!r} must have handling: {handling}")
+        for label, spec in self.intents.items():
+            if spec.handling == "person" and not spec.topic.strip():
+                raise ValueError(f"intent {label!r} needs a person, so it needs a topic the caller hears")
+            if spec.handling in ("none", "transfer") and label not in (UNKNOWN, AGENT_REQUEST):
+                raise ValueError(
+                    f"intent {label!r}: handling {spec.handling!r} is reserved for {UNKNOWN}/{AGENT_REQUEST}"
+                )
+        return self
+
+
+def read_grammar_yaml(path: Path) -> dict[str, object]:
+    """Read a YAML mapping from grammars/, turning every way it can be wrong into a :class:`GrammarError`."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GrammarError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise GrammarError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise GrammarError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    for key in data:
+        if not isinstance(key, str):
+            raise GrammarError(f"{path}: key {key!r} is not text (YAML reads yes/no/on/off as true/false: quote it)")
+    return dict(data)
+
+
+def format_validation_error(path: Path, exc: ValidationError) -> str:
+    """One line per problem, each naming where in the file it is."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        hint = ""
+        if isinstance(error.get("input"), bool):
+            hint = " (YAML reads yes/no/on/off as true/false: put the word in quotes)"
+        problems.append(f"{where}: {error['msg']}{hint}")
+    return f"{path}: " + "; ".join(problems)
+
+
+def load_intent_model(grammars_dir: Path, language: str) -> IntentModel:
+    """Load and validate ``grammars/<language>/intents.yaml`` and index its examples.
+
+    Raises :class:`GrammarError` naming the file and the reason when anything is wrong.
+    """
+    path = grammars_dir / language / "intents.yaml"
+    data = read_grammar_yaml(path)
+    try:
+        parsed = _IntentsFile.model_validate(data)
+    except ValidationError as exc:
+        raise GrammarError(format_validation_error(path, exc)) from exc
+
+    aliases = MappingProxyType({" ".join(tokenize(k)): tokenize(v) for k, v in parsed.aliases.items()})
+    fillers = tuple(tokenize(f) for f in parsed.fillers if tokenize(f))
+    stopwords = frozenset(word for s in parsed.stopwords for word in tokenize(s))
+    specs = tuple(
+        IntentSpec(
+            label=label,
+            handling=spec.handling,
+            topic=spec.topic.strip(),
+            keywords=tuple(
+                Keyword(text=word, stems=expand_aliases(tokenize(word), aliases), weight=weight)
+                for word, weight in spec.keywords.items()
+            ),
+            examples=tuple(spec.examples),
+            precedence=spec.precedence,
+        )
+        for label, spec in parsed.intents.items()
+    )
+
+    documents: list[list[str]] = []
+    owners: list[int] = []
+    texts: list[str] = []
+    for index, spec in enumerate(specs):
+        for example in spec.examples:
+            words = _content_words(_prepare(example, aliases, fillers), stopwords)
+            documents.append(char_ngrams(words))
+            owners.append(index)
+            texts.append(example)
+
+    vocabulary: dict[str, int] = {}
+    document_frequency: Counter[str] = Counter()
+    for grams in documents:
+        for gram in set(grams):
+            vocabulary.setdefault(gram, len(vocabulary))
+            document_frequency[gram] += 1
+    idf = np.zeros(len(vocabulary), dtype=np.float64)
+    for gram, index in vocabulary.items():
+        idf[index] = math.log((1 + len(documents)) / (1 + document_frequency[gram])) + 1.0
+    matrix = np.zeros((len(documents), len(vocabulary)), dtype=np.float64)
+    for row, grams in enumerate(documents):
+        matrix[row] = _vectorise(grams, vocabulary, idf)
+
+    return IntentModel(
+        language=language,
+        threshold=parsed.threshold,
+        intents=specs,
+        aliases=aliases,
+        fillers=fillers,
+        stopwords=stopwords,
+        prefixes=tuple(p for prefix in parsed.prefixes for p in tokenize(prefix)),
+        _vocabulary=MappingProxyType(vocabulary),
+        _idf=idf,
+        _examples=matrix,
+        _owners=np.asarray(owners, dtype=np.int64),
+        _example_texts=tuple(texts),
+    )
+
+
+# ── classification ────────────────────────────────────────────────────────────────────────────────────────
+def classify_intent(text: str, model: IntentModel) -> IntentResult:
+    """Classify one utterance. Pure: same text and model, same answer."""
+    words = _prepare(text, model.aliases, model.fillers)
+    if not words:
+        return IntentResult(UNKNOWN, 1.0, ("nothing said but filler words",))
+
+    keyword_scores, exact_scores, keyword_reasons = _keyword_evidence(words, model)
+    similarity, nearest = _similarity_evidence(_content_words(words, model.stopwords), model)
+    evidence = _SIMILARITY_WEIGHT * similarity + _KEYWORD_WEIGHT * (1.0 - np.exp(-keyword_scores / _KEYWORD_SCALE))
+
+    order = [int(i) for i in np.argsort(-evidence)]
+    best = _precedent(exact_scores, evidence, model)
+    preferred = best is not None
+    if best is None:
+        best = order[0]
+    runner_up = next((i for i in order if i != best), best)
+    margin = float(evidence[best] - evidence[runner_up]) if runner_up != best else float(evidence[best])
+    # An intent that won by precedence is not a coin toss: its strong keyword was clearly heard.
+    confidence = _calibrate(float(evidence[best]), _MARGIN_SCALE if preferred else margin)
+    spec = model.intents[best]
+
+    reasons = list(keyword_reasons[best][:3])
+    if preferred and best != order[0]:
+        reasons.append(f"takes precedence over '{model.intents[order[0]].label}'")
+    if nearest[best]:
+        reasons.append(f"similar to example '{nearest[best]}' ({similarity[best]:.2f})")
+    if spec.label == UNKNOWN:
+        return IntentResult(UNKNOWN, confidence, (*reasons, "closest to examples of out-of-scope requests"))
+    if confidence < model.threshold:
+        guess = f"best guess '{spec.label}' at {confidence:.2f} is below the threshold {model.threshold:.2f}"
+        return IntentResult(UNKNOWN, round(1.0 - confidence, 3), (guess, *reasons))
+    if runner_up != best and margin < _MARGIN_SCALE:
+        reasons.append(f"runner-up '{model.intents[runner_up].label}'")
+    return IntentResult(spec.label, round(confidence, 3), tuple(reasons))
+
+
+def _precedent(exact_scores: FloatArray, evidence: FloatArray, model: IntentModel) -> int | None:
+    """The precedence intent (e.g. bereavement) whose strong keyword was heard, if any.
+
+    "My mother died and I want to cancel her contract" is about a death first: the caller should hear a person
+    who knows that, not the cancellations desk announcement.
+    """
+    heard = [
+        index
+        for index, spec in enumerate(model.intents)
+        if spec.precedence and exact_scores[index] >= _PRECEDENCE_EVIDENCE
+    ]
+    return max(heard, key=lambda index: float(evidence[index])) if heard else None
+
+
+def _calibrate(evidence: float, margin: float) -> float:
+    """Map raw evidence and its lead over the runner-up to a 0–1 confidence.
+
+    Strong evidence alone is not enough: "geld terug van een mislukte betaling" is strong for two intents, and
+    the engine should treat a coin toss as unsure. The margin term tempers confidence when two intents are
+    close.
+    """
+    strength = min(1.0, evidence * _CONFIDENCE_GAIN)
+    decisiveness = 0.5 + 0.5 * min(1.0, margin / _MARGIN_SCALE)
+    return max(0.0, min(1.0, strength * decisiveness))
+
+
+def _prepare(
+    text: str, aliases: Mapping[str, tuple[str, ...]], fillers: tuple[tuple[str, ...], ...]
+) -> tuple[str, ...]:
+    return remove_phrases(expand_aliases(tokenize(text), aliases), fillers)
+
+
+def _content_words(words: tuple[str, ...], stopwords: frozenset[str]) -> tuple[str, ...]:
+    content = tuple(w for w in words if w not in stopwords)
+    return content or words
+
+
+def _vectorise(grams: list[str], vocabulary: Mapping[str, int], idf: FloatArray) -> FloatArray:
+    vector = np.zeros(len(vocabulary), dtype=np.float64)
+    for gram, count in Counter(grams).items():
+        index = vocabulary.get(gram)
+        if index is not None:
+            vector[index] = (1.0 + math.log(count)) * idf[index]
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+def _similarity_evidence(words: tuple[str, ...], model: IntentModel) -> tuple[FloatArray, list[str]]:
+    """Per intent: the cosine to its nearest example, and that example's text (for the reasons)."""
+    query = _vectorise(char_ngrams(words), model._vocabulary, model._idf)
+    cosines = model._examples @ query
+    best = np.zeros(len(model.intents), dtype=np.float64)
+    nearest = [""] * len(model.intents)
+    for row in np.argsort(-cosines):
+        owner = int(model._owners[row])
+        if not nearest[owner]:
+            best[owner] = max(0.0, float(cosines[row]))
+            nearest[owner] = model._example_texts[row] if cosines[row] > 0 else ""
+    return best, nearest
+
+
+def _keyword_evidence(words: tuple[str, ...], model: IntentModel) -> tuple[FloatArray, FloatArray, list[list[str]]]:
+    """Per intent: summed weight of the keywords heard, the part heard exactly, and which they were."""
+    # A recogniser often splits a compound ("wacht woord"); joined neighbours are candidates too.
+    pairs = tuple(itertools.pairwise(words))
+    candidates = words + tuple(a + b for a, b in pairs)
+    matcher = _Matcher.build(words, pairs, model.stems, model.prefixes)
+    scores = np.zeros(len(model.intents), dtype=np.float64)
+    exact_scores = np.zeros(len(model.intents), dtype=np.float64)
+    reasons: list[list[str]] = [[] for _ in model.intents]
+    for index, spec in enumerate(model.intents):
+        # One heard word is one piece of evidence: "betalingen" matching "betaling" and "betaal" counts once.
+        by_heard: dict[str, tuple[float, str, bool]] = {}
+        for keyword in spec.keywords:
+            if len(keyword.stems) == 1:
+                quality, heard = matcher.best_word(keyword.stems[0], candidates)
+            else:
+                quality, heard = matcher.phrase(keyword.stems, words)
+            if quality == 0:
+                continue
+            note = f"keyword '{keyword.text}'"
+            if heard != " ".join(keyword.stems):
+                note += f" (heard '{heard}')"
+            value = keyword.weight * quality
+            if value > by_heard.get(heard, (0.0, "", False))[0]:
+                by_heard[heard] = (value, note, quality == 1.0)
+        scores[index] = sum(value for value, _, _ in by_heard.values())
+        exact_scores[index] = sum(value for value, _, clean in by_heard.values() if clean)
+        reasons[index] = [note for _, note, _ in sorted(by_heard.values(), key=lambda item: -item[0])]
+    return scores, exact_scores, reasons
+
+
+@dataclass(frozen=True, slots=True)
+class _Matcher:
+    """How well each heard word matches each stem, worked out once per utterance."""
+
+    table: Mapping[str, Mapping[str, float]]
+
+    @classmethod
+    def build(
+        cls,
+        words: tuple[str, ...],
+        pairs: tuple[tuple[str, str], ...],
+        stems: frozenset[str],
+        prefixes: tuple[str, ...],
+    ) -> _Matcher:
+        table: dict[str, Mapping[str, float]] = {word: _hits(word, stems, prefixes) for word in set(words)}
+        for first, second in pairs:
+            joined = first + second
+            if joined in table:
+                continue
+            # A joined pair counts only for a stem that really spans both words ("wacht woord" is
+            # "wachtwoord"), not for one that borrows a letter from the next word ("echt een" is not "echte").
+            spanning = len(first) + min(3, len(second))
+            hits = _hits(joined, frozenset(s for s in stems if len(s) >= spanning), prefixes)
+            table[joined] = hits
+        return cls(MappingProxyType(table))
+
+    def word(self, stem: str, word: str) -> float:
+        return self.table.get(word, {}).get(stem, 0.0)
+
+    def best_word(self, stem: str, candidates: tuple[str, ...]) -> tuple[float, str]:
+        best, heard = 0.0, ""
+        for word in candidates:
+            quality = self.word(stem, word)
+            if quality > best:
+                best, heard = quality, word
+                if best == 1.0:
+                    break
+        return best, heard
+
+    def phrase(self, stems: tuple[str, ...], words: tuple[str, ...]) -> tuple[float, str]:
+        """Match the stems in order, allowing a few words in between; the weakest part sets the quality."""
+        for start, word in enumerate(words):
+            first = self.word(stems[0], word)
+            if first == 0:
+                continue
+            quality, position, heard = first, start, [word]
+            for stem in stems[1:]:
+                window = words[position + 1 : position + 2 + _PHRASE_GAP]
+                matches = [(q, offset) for offset, w in enumerate(window) if (q := self.word(stem, w)) > 0]
+                if not matches:
+                    break
+                part, offset = matches[0]
+                quality = min(quality, part)
+                position += 1 + offset
+                heard.append(words[position])
+            else:
+                return quality, " ".join(heard)
+        return 0.0, ""
+
+
+def _hits(word: str, stems: frozenset[str], prefixes: tuple[str, ...]) -> Mapping[str, float]:
+    """Every stem the word matches, with the match quality."""
+    hits = {stem: 1.0 for stem in stems if _exact(stem, word, prefixes)}
+    if hits:
+        return hits
+    # Only a word that is no keyword at all may be a misrecognised one: "gestolen" is fraud's own word, not a
+    # misheard "gestorven".
+    forms = [word] + [word[len(p) :] for p in prefixes if word.startswith(p)]
+    return {stem: _FUZZY_QUALITY for stem in stems if any(_near(stem, form) for form in forms)}
+
+
+def _exact(stem: str, word: str, prefixes: tuple[str, ...]) -> bool:
+    """The stem begins the word, sits inside a compound, or follows an inflectional prefix ("ge-hackt")."""
+    if _begins(stem, word) or (len(stem) >= 6 and stem in word):
+        return True
+    return any(word.startswith(p) and _begins(stem, word[len(p) :]) for p in prefixes)
+
+
+def _begins(stem: str, word: str) -> bool:
+    """Prefix match; a very short stem only takes an ending, so "app" is not found in "appeltaart"."""
+    if not word.startswith(stem):
+        return False
+    return len(stem) > _SHORT_STEM or len(word) - len(stem) <= _SHORT_STEM_ENDING
+
+
+def _near(stem: str, word: str) -> bool:
+    """A misrecognised form of the stem: same first letter, one edit away (two for long stems)."""
+    if len(stem) < _FUZZY_MIN_LENGTH or not word or word[0] != stem[0] or len(word) < len(stem) - 1:
+        return False
+    limit = 1 if len(stem) < 9 else 2
+    return any(levenshtein(stem, word[:length], limit) <= limit for length in (len(stem), len(stem) - 1, len(stem) + 1))

@@ -1,0 +1,418 @@
+"""The intent classifier on spoken Dutch (nl-NL and Flemish) and English, as callers really talk.
+
+The dev sets below are written for these tests — fillers, dialect, misheard words, unseen wordings — and are
+NOT the examples in grammars/<lang>/intents.yaml (a test checks that). A separate held-out set is evaluated
+elsewhere, so the target here is generalisation, not a perfect score on these lines.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ivr.config import REPO_ROOT
+from ivr.errors import GrammarError
+from ivr.signals.intent import AGENT_REQUEST, UNKNOWN, IntentModel, classify_intent, load_intent_model
+from ivr.signals.text import fold
+
+GRAMMARS = REPO_ROOT / "grammars"
+MIN_ACCURACY = 0.90
+
+DEV_NL: tuple[tuple[str, str], ...] = (
+    ("euh ja dus hoe laat zijn jullie morgen open", "opening_hours"),
+    ("tot wanneer is de zaak open op vrijdag", "opening_hours"),
+    ("awel zijn jullie zondag ook geopend", "opening_hours"),
+    ("wat zijn uw openingstijde", "opening_hours"),
+    ("nou ik wou even weten wanneer ik jullie kan bereiken", "opening_hours"),
+    ("gaan jullie op tweede kerstdag open", "opening_hours"),
+    ("hoe laat doen jullie de deur dicht", "opening_hours"),
+    ("ehm ik heb iets besteld maar het is er nog altijd niet", "order_status"),
+    ("waar is mijn pakje allee", "order_status"),
+    ("mijn bestelingk is nog niet bezorgd", "order_status"),
+    ("wanneer wordt mijn order afgeleverd", "order_status"),
+    ("de postbode is niet geweest en ik verwacht een pakket", "order_status"),
+    ("kunt ge eens kijken waar mijn bestelling zit", "order_status"),
+    ("ik zou graag weten of mijn spullen al verstuurd zijn", "order_status"),
+    ("hoe lang moet ik nog wachten op mijn pakket", "order_status"),
+    ("ik probeer te betalen maar het gaat steeds mis", "payment_failed"),
+    ("euh de betaaling werkt niet met mijn kaart", "payment_failed"),
+    ("mijn ideal betaling is niet gelukt", "payment_failed"),
+    ("allee de bancontact wil niet", "payment_failed"),
+    ("mijn visa wordt niet geaccepteerd bij het afrekenen", "payment_failed"),
+    ("het betalen loopt vast op jullie site", "payment_failed"),
+    ("wanneer krijg ik mijn centen terug", "refund"),
+    ("ik heb iets terug gestuurd en wacht op mijn geld", "refund"),
+    ("ik wil een terugbetaaling aanvragen", "refund"),
+    ("ze hebben twee keer geld afgeschreven ik wil dat terug", "refund"),
+    ("ik wil het product retour sturen", "refund"),
+    ("ja dus mijn geld is nog niet teruggestort", "refund"),
+    ("hoeveel saldo staat er nog op mijn kaart", "balance"),
+    ("ehm wat moet ik jullie nog betalen", "balance"),
+    ("ik wil mijn openstaand saldo weten", "balance"),
+    ("hoeveel tegoed heb ik nog staan", "balance"),
+    ("heb ik nog een schuld bij jullie", "balance"),
+    ("hoeveel staat er nog open", "balance"),
+    ("ik wil opzeggen", "cancel_subscription"),
+    ("euh ik wil mijn abbonement stoppen", "cancel_subscription"),
+    ("ik wou mijn contract stopzetten", "cancel_subscription"),
+    ("hoe kan ik mijn lidmaatschap beeindigen", "cancel_subscription"),
+    ("ik wil niet langer klant zijn bij jullie", "cancel_subscription"),
+    ("ik wil van mijn abonnement af", "cancel_subscription"),
+    ("ik ben echt heel ontevreeden", "complaint"),
+    ("ik wil klagen over de bezorging", "complaint"),
+    ("dit is toch niet normaal hoe jullie met klanten omgaan schandalig", "complaint"),
+    ("amai ik ben daar echt niet content mee", "complaint"),
+    ("uw collega was zeer onbeleefd tegen mij", "complaint"),
+    ("ik wil een klacht melden", "complaint"),
+    ("mijn vader is gisteren overleeden", "bereavement"),
+    ("mijn moeder is gestorven en ik wil haar contract opzeggen", "bereavement"),
+    ("ik bel over een overlijden", "bereavement"),
+    ("mijn man is vorige maand gestorven", "bereavement"),
+    ("mijn oma is dood en ik moet haar zaken regelen", "bereavement"),
+    ("ik denk dat iemand mijn account gehackt heeft", "fraud"),
+    ("er staan betalingen op mijn rekening die ik niet gedaan heb", "fraud"),
+    ("ik heb een rare mail gehad en ik denk dat het phishing is", "fraud"),
+    ("iemand doet zich voor als mij", "fraud"),
+    ("ik ben opgelicht via een nepwinkel", "fraud"),
+    ("mijn kaart is gestolen en er is mee betaald", "fraud"),
+    ("ik ben verhuist", "address_change"),
+    ("mijn adres is veranderd", "address_change"),
+    ("ik wil een nieuw adres doorgeven", "address_change"),
+    ("ik ga volgende maand verhuizen naar gent", "address_change"),
+    ("mijn adresgegevens kloppen niet meer", "address_change"),
+    ("awel we zijn verhuisd en ik wil dat aanpassen", "address_change"),
+    ("ik kan niet meer inlogge", "password_reset"),
+    ("euh mijn wachtwoort werkt niet", "password_reset"),
+    ("ik ben mijn paswoord kwijt", "password_reset"),
+    ("ik geraak niet in mijn account", "password_reset"),
+    ("ik wil mijn wacht woord resetten", "password_reset"),
+    ("het inloggen lukt niet meer", "password_reset"),
+    ("allee kan ik efkes ne mens spreken", "agent_request"),
+    ("ik zou graag iemand van jullie aan de lijn hebben", "agent_request"),
+    ("mede werker", "agent_request"),
+    ("ik wil een echte mens", "agent_request"),
+    ("geef mij maar iemand van vlees en bloed", "agent_request"),
+    ("euh medewerker alstublieft", "agent_request"),
+    ("kan ik met iemand praten", "agent_request"),
+    ("een echt persoon", "agent_request"),
+    ("agent", "agent_request"),
+    ("verbind mij door met een medewerker", "agent_request"),
+    ("ik wil met een operator spreken", "agent_request"),
+    ("wat kost een brood bij de bakker", "unknown"),
+    ("euh", "unknown"),
+    ("hoe laat vertrekt de trein naar amsterdam", "unknown"),
+    ("ik wil een afspraak bij de kapper", "unknown"),
+    ("wat is het weer in brussel", "unknown"),
+    ("ik weet eigenlijk niet waarom ik bel", "unknown"),
+)
+
+DEV_EN: tuple[tuple[str, str], ...] = (
+    ("uh what time do you guys open tomorrow", "opening_hours"),
+    ("how long are you open until on friday", "opening_hours"),
+    ("are you guys open on sunday", "opening_hours"),
+    ("what are your openin hours", "opening_hours"),
+    ("so when can i actually reach you", "opening_hours"),
+    ("are you open on boxing day", "opening_hours"),
+    ("what time do you shut", "opening_hours"),
+    ("um i ordered something but it still isn't here", "order_status"),
+    ("where's my parcel", "order_status"),
+    ("my oder hasn't been delivered", "order_status"),
+    ("when will my order get here", "order_status"),
+    ("the postman didn't come and i'm expecting a package", "order_status"),
+    ("could you check where my order is", "order_status"),
+    ("i'd like to know if my stuff has been sent out", "order_status"),
+    ("how much longer do i have to wait for my delivery", "order_status"),
+    ("i'm trying to pay but it keeps failing", "payment_failed"),
+    ("uh the payement won't work with my card", "payment_failed"),
+    ("my card got declined", "payment_failed"),
+    ("paypal isn't working at the checkout", "payment_failed"),
+    ("my visa isn't accepted when i try to check out", "payment_failed"),
+    ("the payment page just freezes", "payment_failed"),
+    ("when do i get my money back", "refund"),
+    ("i sent something back and i'm waiting for the money", "refund"),
+    ("i'd like to request a refun", "refund"),
+    ("you charged me twice and i want it back", "refund"),
+    ("i want to return the product", "refund"),
+    ("yeah so my refund still hasn't come through", "refund"),
+    ("how much balance is left on my card", "balance"),
+    ("um what do i still owe you", "balance"),
+    ("i want to know my outstanding balance", "balance"),
+    ("how much credit have i got left", "balance"),
+    ("am i in debt with you", "balance"),
+    ("how much is still outstanding", "balance"),
+    ("i want to cancel", "cancel_subscription"),
+    ("uh i'd like to stop my subscripion", "cancel_subscription"),
+    ("i want to end my contract", "cancel_subscription"),
+    ("how do i terminate my membership", "cancel_subscription"),
+    ("i don't want to be with you anymore cancel everything", "cancel_subscription"),
+    ("get me out of this subscription", "cancel_subscription"),
+    ("i'm really really unhappy", "complaint"),
+    ("i want to complain about the delivery", "complaint"),
+    ("this is not how you treat customers it's a disgrace", "complaint"),
+    ("honestly i'm not happy with this at all", "complaint"),
+    ("your colleague was really rude to me", "complaint"),
+    ("i'd like to log a complaint", "complaint"),
+    ("my father passed away yesterday", "bereavement"),
+    ("my mum died and i want to cancel her contract", "bereavement"),
+    ("i'm calling about a death", "bereavement"),
+    ("my husband passed last month", "bereavement"),
+    ("my gran is dead and i have to sort out her things", "bereavement"),
+    ("i think someone hacked my account", "fraud"),
+    ("there are payments on my account i didn't make", "fraud"),
+    ("i got a weird email and i think it's phishing", "fraud"),
+    ("someone is pretending to be me", "fraud"),
+    ("i got scammed by a fake shop", "fraud"),
+    ("my card was stolen and someone used it", "fraud"),
+    ("i've moved", "address_change"),
+    ("my address has changed", "address_change"),
+    ("i'd like to give you a new address", "address_change"),
+    ("i'm moving to bristol next month", "address_change"),
+    ("my address details aren't right anymore", "address_change"),
+    ("we moved house and i need to update that", "address_change"),
+    ("i can't log in anymore", "password_reset"),
+    ("um my pasword isn't working", "password_reset"),
+    ("i've lost my password", "password_reset"),
+    ("i can't get in to my account", "password_reset"),
+    ("i want to reset my pass word", "password_reset"),
+    ("signing in doesn't work", "password_reset"),
+    ("can i speak to a human please", "agent_request"),
+    ("i'd like to talk to a real person", "agent_request"),
+    ("a representative please", "agent_request"),
+    ("i want an actual human being", "agent_request"),
+    ("get me a person", "agent_request"),
+    ("uh agent please", "agent_request"),
+    ("can i talk to someone", "agent_request"),
+    ("a real person", "agent_request"),
+    ("uh operator please", "agent_request"),
+    ("put me through to a member of staff", "agent_request"),
+    ("i want to speak with a customer service representative", "agent_request"),
+    ("how much is a loaf of bread", "unknown"),
+    ("um", "unknown"),
+    ("what time does the train to london leave", "unknown"),
+    ("i want to book a haircut", "unknown"),
+    ("what's the weather in leeds", "unknown"),
+    ("i don't really know why i'm calling", "unknown"),
+)
+
+
+DEV_SETS = {"nl": DEV_NL, "en": DEV_EN}
+
+AGENT_PHRASINGS = {
+    "nl": [
+        "medewerker",
+        "een medewerker alstublieft",
+        "kan ik ne mens spreken",
+        "ik zou graag iemand aan de lijn hebben",
+        "ik wil iemand spreken",
+        "ik wil met een echt persoon praten",
+        "euh kan ik misschien een mens aan de telefoon krijgen",
+        "awel geef mij maar een medewerker",
+        "mag ik een telefonist",
+        "ik wil gewoon met iemand praten van jullie",
+        "kunt ge mij doorverbinden",
+        "agent",
+        "operator",
+        "ik praat niet graag met een computer kan ik een mens krijgen",
+    ],
+    "en": [
+        "agent",
+        "an agent please",
+        "human",
+        "i want to speak to a human",
+        "can i talk to a real person",
+        "representative",
+        "uh operator",
+        "i'd like to speak to someone",
+        "let me talk to somebody please",
+        "put me through to an advisor",
+        "i don't want a machine i want a person",
+        "customer service representative please",
+    ],
+}
+
+
+@pytest.fixture(scope="module", params=["nl", "en"])
+def language(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, IntentModel]:
+    return {lang: load_intent_model(GRAMMARS, lang) for lang in ("nl", "en")}
+
+
+def accuracy(model: IntentModel, dev: tuple[tuple[str, str], ...]) -> tuple[float, list[str]]:
+    misses = []
+    for text, expected in dev:
+        result = classify_intent(text, model)
+        if result.label != expected:
+            misses.append(f"{text!r}: expected {expected}, got {result.label} ({result.confidence:.2f})")
+    return 1 - len(misses) / len(dev), misses
+
+
+# ── accuracy ──────────────────────────────────────────────────────────────────────────────────────────────
+def test_dev_sets_are_large_enough_and_cover_every_intent(models: dict[str, IntentModel], language: str) -> None:
+    dev = DEV_SETS[language]
+    assert len(dev) >= 60
+    assert {label for _, label in dev} == set(models[language].labels)
+
+
+def test_dev_sets_are_not_copied_from_the_grammar_examples(models: dict[str, IntentModel], language: str) -> None:
+    examples = {fold(e) for spec in models[language].intents for e in spec.examples}
+    copied = [text for text, _ in DEV_SETS[language] if fold(text) in examples]
+    assert copied == []
+
+
+def test_classifier_understands_at_least_ninety_percent_of_spoken_requests(
+    models: dict[str, IntentModel], language: str
+) -> None:
+    score, misses = accuracy(models[language], DEV_SETS[language])
+    print(f"{language}: intent accuracy {score:.1%} on {len(DEV_SETS[language])} utterances")
+    assert score >= MIN_ACCURACY, "\n".join(misses)
+
+
+def test_every_way_of_asking_for_a_person_is_an_agent_request(models: dict[str, IntentModel], language: str) -> None:
+    wrong = [
+        (text, result.label)
+        for text in AGENT_PHRASINGS[language]
+        if (result := classify_intent(text, models[language])).label != AGENT_REQUEST
+    ]
+    assert wrong == []
+
+
+# ── how people really talk ────────────────────────────────────────────────────────────────────────────────
+def test_misrecognised_keyword_is_still_matched_and_named_in_the_reasons(
+    models: dict[str, IntentModel],
+) -> None:
+    result = classify_intent("waar is mijn bestelingk", models["nl"])
+    assert result.label == "order_status"
+    assert any("bestel" in reason and "bestelingk" in reason for reason in result.reasons)
+
+
+def test_misheard_letter_in_a_long_keyword_is_forgiven(models: dict[str, IntentModel]) -> None:
+    assert classify_intent("ik ben mijn wachtwoort vergeten", models["nl"]).label == "password_reset"
+    assert classify_intent("i forgot my pasword", models["en"]).label == "password_reset"
+
+
+def test_compound_split_by_the_recogniser_is_joined_again(models: dict[str, IntentModel]) -> None:
+    result = classify_intent("ik weet mijn wacht woord niet meer", models["nl"])
+    assert result.label == "password_reset"
+
+
+def test_past_participle_prefix_does_not_hide_a_keyword(models: dict[str, IntentModel]) -> None:
+    result = classify_intent("ze hebben mijn account gehackt", models["nl"])
+    assert result.label == "fraud"
+
+
+def test_flemish_pronouns_and_particles_are_understood(models: dict[str, IntentModel]) -> None:
+    assert classify_intent("awel zijt gij open op zaterdag", models["nl"]).label == "opening_hours"
+    assert classify_intent("allee ge hebt mijn pakske nog nie geleverd", models["nl"]).label == "order_status"
+
+
+def test_filler_words_alone_are_not_a_request(models: dict[str, IntentModel]) -> None:
+    assert classify_intent("euh ehm ja dus nou", models["nl"]).label == UNKNOWN
+    assert classify_intent("uh um well you know", models["en"]).label == UNKNOWN
+
+
+def test_out_of_scope_request_is_unknown(models: dict[str, IntentModel]) -> None:
+    assert classify_intent("ik zoek het recept voor appeltaart", models["nl"]).label == UNKNOWN
+    assert classify_intent("can you recommend a good restaurant", models["en"]).label == UNKNOWN
+
+
+def test_a_death_takes_precedence_over_what_the_caller_wants_done(models: dict[str, IntentModel]) -> None:
+    result = classify_intent("mijn man is overleden en ik wil zijn abonnement opzeggen", models["nl"])
+    assert result.label == "bereavement"
+    assert any("precedence" in reason for reason in result.reasons)
+
+
+def test_a_real_keyword_is_not_mistaken_for_a_misheard_other_one(models: dict[str, IntentModel]) -> None:
+    # "gestolen" is one edit-distance step from "gestorven", but it is a word of its own.
+    assert classify_intent("iemand heeft mijn pas gestolen", models["nl"]).label == "fraud"
+
+
+# ── the result ────────────────────────────────────────────────────────────────────────────────────────────
+def test_result_has_a_confidence_between_zero_and_one_and_explains_itself(
+    models: dict[str, IntentModel], language: str
+) -> None:
+    for text, _ in DEV_SETS[language]:
+        result = classify_intent(text, models[language])
+        assert 0.0 <= result.confidence <= 1.0
+        assert result.reasons
+
+
+def test_classification_is_a_pure_function(models: dict[str, IntentModel]) -> None:
+    first = classify_intent("ik wil mijn geld terug", models["nl"])
+    assert classify_intent("ik wil mijn geld terug", models["nl"]) == first
+
+
+def test_clear_request_is_more_confident_than_a_vague_one(models: dict[str, IntentModel]) -> None:
+    clear = classify_intent("ik wil mijn abonnement opzeggen", models["nl"])
+    vague = classify_intent("ik wil ergens vanaf", models["nl"])
+    assert clear.label == "cancel_subscription"
+    assert vague.label != clear.label or vague.confidence < clear.confidence
+
+
+# ── loading ───────────────────────────────────────────────────────────────────────────────────────────────
+@pytest.fixture
+def grammars_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "grammars"
+    shutil.copytree(GRAMMARS, target)
+    return target
+
+
+def rewrite_intents(grammars: Path, change: dict[str, object]) -> Path:
+    path = grammars / "nl" / "intents.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data.update(change)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_threshold_comes_from_the_yaml(grammars_copy: Path, models: dict[str, IntentModel]) -> None:
+    vague = "ik wil ergens vanaf"
+    shipped = classify_intent(vague, models["nl"])
+    assert shipped.label == UNKNOWN
+    assert any("below the threshold" in reason for reason in shipped.reasons)
+    rewrite_intents(grammars_copy, {"threshold": 0.0})
+    assert classify_intent(vague, load_intent_model(grammars_copy, "nl")).label == "cancel_subscription"
+
+
+def test_broken_yaml_is_a_grammar_error_naming_the_file(grammars_copy: Path) -> None:
+    path = grammars_copy / "nl" / "intents.yaml"
+    path.write_text("intents: [unclosed\n", encoding="utf-8")
+    with pytest.raises(GrammarError, match=r"intents\.yaml: not valid YAML"):
+        load_intent_model(grammars_copy, "nl")
+
+
+def test_missing_unknown_intent_is_a_grammar_error(grammars_copy: Path) -> None:
+    data = yaml.safe_load((grammars_copy / "nl" / "intents.yaml").read_text(encoding="utf-8"))
+    del data["intents"]["unknown"]
+    rewrite_intents(grammars_copy, {"intents": data["intents"]})
+    with pytest.raises(GrammarError, match="'unknown' is required"):
+        load_intent_model(grammars_copy, "nl")
+
+
+def test_bad_keyword_weight_is_a_grammar_error_saying_where(grammars_copy: Path) -> None:
+    data = yaml.safe_load((grammars_copy / "nl" / "intents.yaml").read_text(encoding="utf-8"))
+    data["intents"]["refund"]["keywords"]["terugbetal"] = -1
+    rewrite_intents(grammars_copy, {"intents": data["intents"]})
+    with pytest.raises(GrammarError, match=r"intents\.refund\.keywords.*weight"):
+        load_intent_model(grammars_copy, "nl")
+
+
+def test_person_intent_without_topic_is_a_grammar_error(grammars_copy: Path) -> None:
+    data = yaml.safe_load((grammars_copy / "nl" / "intents.yaml").read_text(encoding="utf-8"))
+    del data["intents"]["complaint"]["topic"]
+    rewrite_intents(grammars_copy, {"intents": data["intents"]})
+    with pytest.raises(GrammarError, match="'complaint' needs a person"):
+        load_intent_model(grammars_copy, "nl")
+
+
+def test_unquoted_yes_in_yaml_gets_a_helpful_hint(grammars_copy: Path) -> None:
+    path = grammars_copy / "nl" / "intents.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("  - euh\n", "  - yes\n", 1), encoding="utf-8")
+    with pytest.raises(GrammarError, match="put the word in quotes"):
+        load_intent_model(grammars_copy, "nl")
