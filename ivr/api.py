@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -63,4 +65,27 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
             "uptime_s": round(time.time() - runtime.started, 1),
         }
 
+    @app.get("/metrics", tags=["ops"])
+    async def metrics(runtime: RuntimeDep) -> dict[str, object]:
+        """Latency percentiles, recogniser real-time factor, late frames, memory: what the benchmark reads."""
+        return {
+            **runtime.metrics.snapshot(),
+            "active_calls": runtime.registry.active_sessions,
+            "rss_mb": _rss_mb(),
+            "startup_s": runtime.startup_seconds,
+            "tts_cache": dataclasses.asdict(runtime.synth.cache_stats),
+        }
+
     return app
+
+
+def _rss_mb() -> float:
+    """Resident memory of this process (Linux /proc; 0 elsewhere)."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0

@@ -18,6 +18,7 @@ from ivr.dialog.actions import GrammarName
 from ivr.dialog.engine import DialogContext
 from ivr.dialog.flow import Flow, load_flow
 from ivr.dialog.service import JsonServiceData, ServiceData
+from ivr.metrics import ServerMetrics
 from ivr.speech.stt import DecodePool
 from ivr.speech.tts import SpeechSynthesizer
 from ivr.speech.types import RecognizerFactory
@@ -38,6 +39,7 @@ class Runtime:
     synth: SpeechSynthesizer
     pool: DecodePool
     model_name: str
+    metrics: ServerMetrics
     started: float = field(default_factory=time.time)
     startup_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -79,6 +81,7 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
     synth.start()
     pool = DecodePool(settings.decode_workers)
     registry = CallRegistry()
+    metrics = ServerMetrics()
     deps = SessionDeps(
         recognizers=recognizers,
         pool=pool,
@@ -87,6 +90,7 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
         registry=registry,
         settings=settings,
         grammar_phrases=grammar_phrases,
+        metrics=metrics,
     )
     return Runtime(
         settings=settings,
@@ -97,6 +101,7 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
         synth=synth,
         pool=pool,
         model_name=model_name,
+        metrics=metrics,
         startup_seconds=timings,
     )
 

@@ -18,7 +18,7 @@ from typing import Protocol
 
 import numpy as np
 
-from ivr.audio.codec import pcm_to_bytes, ulaw_decode
+from ivr.audio.codec import TELEPHONE_RATE, pcm_to_bytes, ulaw_decode
 from ivr.call.playback import Speaker
 from ivr.call.record import CallRegistry, Outcome
 from ivr.config import Settings
@@ -36,6 +36,7 @@ from ivr.dialog.actions import (
     Utterance,
 )
 from ivr.dialog.engine import DialogContext, DialogState, Turn, step
+from ivr.metrics import ServerMetrics
 from ivr.speech.stt import DecodePool
 from ivr.speech.types import Recognizer, RecognizerFactory, Transcript
 from ivr.speech.vad import Endpointer, SpeechEnded, SpeechStarted
@@ -64,6 +65,7 @@ class SessionDeps:
     registry: CallRegistry
     settings: Settings
     grammar_phrases: Callable[[str, GrammarName], list[str] | None]
+    metrics: ServerMetrics
 
 
 @dataclass
@@ -124,6 +126,7 @@ class CallSession:
     # ── lifecycle ───────────────────────────────────────────────────────────────────────────────────────
     async def start(self) -> None:
         self._deps.registry.session_opened()
+        self._deps.metrics.calls_started += 1
         self._recognizer = await self._deps.pool.run(self._deps.recognizers.new_recognizer, self.call_sid)
         self._deps.registry.recognizer_opened()
         self._decoder = asyncio.create_task(self._decode_loop(), name=f"decode-{self.call_sid}")
@@ -141,12 +144,14 @@ class CallSession:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.speaker.close()
+        self._deps.metrics.played(self.speaker.frames_sent, self.speaker.late_frames)
         if self._recognizer is not None:
             recognizer, self._recognizer = self._recognizer, None
             async with self._recognizer_lock:
                 await self._deps.pool.run(recognizer.close)
             self._deps.registry.recognizer_closed()
         self._deps.registry.session_closed()
+        self._deps.metrics.calls_ended += 1
         self.finished.set()
 
     # ── inbound events ──────────────────────────────────────────────────────────────────────────────────
@@ -232,7 +237,7 @@ class CallSession:
                 return
             if isinstance(item, _EndOfUtterance):
                 async with self._recognizer_lock:
-                    transcript: Transcript = await self._deps.pool.run(recognizer.final)
+                    transcript: Transcript = await self._deps.pool.run(self._final, recognizer)
                 if transcript.is_empty and item.speech_ms < MIN_SPEECH_MS:
                     # A click or a burst of line noise, not a caller's turn: don't count it as a failed attempt.
                     self._speech_ended_at = None
@@ -243,7 +248,19 @@ class CallSession:
                 await self._handle(Utterance(transcript))
             elif isinstance(item, bytes):
                 async with self._recognizer_lock:
-                    await self._deps.pool.run(recognizer.accept, item)
+                    await self._deps.pool.run(self._accept, recognizer, item)
+
+    def _accept(self, recognizer: Recognizer, audio: bytes) -> None:
+        """Runs on a decode thread; the cost is booked for the recogniser's real-time factor."""
+        start = time.perf_counter()
+        recognizer.accept(audio)
+        self._deps.metrics.decoded(time.perf_counter() - start, len(audio) / 2 / TELEPHONE_RATE)
+
+    def _final(self, recognizer: Recognizer) -> Transcript:
+        start = time.perf_counter()
+        transcript = recognizer.final()
+        self._deps.metrics.decoded(time.perf_counter() - start)
+        return transcript
 
     # ── dialog ──────────────────────────────────────────────────────────────────────────────────────────
     async def _handle(self, event: CallerInput) -> None:
@@ -307,7 +324,9 @@ class CallSession:
     async def _say(self, say: Say, audio: bytes) -> None:
         self._deps.registry.add_event(self.call_sid, "prompt", key=say.key, text=say.text)
         if self._speech_ended_at is not None:
-            self.metrics.response_latencies_ms.append((time.monotonic() - self._speech_ended_at) * 1000)
+            latency_ms = (time.monotonic() - self._speech_ended_at) * 1000
+            self.metrics.response_latencies_ms.append(latency_ms)
+            self._deps.metrics.responded(latency_ms)
             self._speech_ended_at = None
         self._last_mark = await self.speaker.play(audio, say.key, interruptible=say.interruptible)
 
