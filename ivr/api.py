@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -15,11 +16,12 @@ from fastapi import FastAPI
 from ivr import __version__
 from ivr.config import Settings
 from ivr.deps import RuntimeDep
-from ivr.runtime import build_runtime, model_label
+from ivr.rules.loader import RulesError
+from ivr.runtime import Runtime, build_runtime, model_label
 from ivr.speech.models import resolve_model
 from ivr.speech.stt import VoskEngine
 from ivr.speech.types import RecognizerFactory
-from ivr.telephony import media, webhooks
+from ivr.telephony import handover, media, ops, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +44,21 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
         runtime.startup_seconds["model"] = model_seconds
         app.state.runtime = runtime
         log.info("Warmline ready: model %s loaded in %.2fs, language %s", label, model_seconds, settings.language)
+        watcher = asyncio.create_task(_watch_rules(runtime), name="rules-watcher")
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             await asyncio.to_thread(runtime.close)
 
     app = FastAPI(title="Warmline", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.include_router(webhooks.router)
     app.include_router(media.router)
+    app.include_router(ops.router)
+    app.include_router(handover.router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(runtime: RuntimeDep) -> dict[str, object]:
@@ -77,6 +85,19 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
         }
 
     return app
+
+
+async def _watch_rules(runtime: Runtime) -> None:
+    """Supervisors edit the rules file; a valid change takes effect within seconds, an invalid one never does."""
+    while True:
+        await asyncio.sleep(runtime.settings.rules_poll_s)
+        try:
+            version = await asyncio.to_thread(runtime.rulebook.reload_if_changed)
+        except RulesError as exc:
+            log.error("rules file refused, previous rules stay active: %s", exc)
+            continue
+        if version is not None:
+            log.info("rules version %s now active (%s)", version.number, version.sha256[:12])
 
 
 def _rss_mb() -> float:

@@ -13,11 +13,17 @@ from rich.console import Console
 from ivr.config import Settings
 from ivr.errors import IvrError
 
-app = typer.Typer(help="Warmline: an offline voice IVR that hands callers warmly to a person.", no_args_is_help=True)
+app = typer.Typer(
+    help="Warmline: an offline voice IVR that hands callers warmly to a person.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 models_app = typer.Typer(help="Vosk speech models.", no_args_is_help=True)
+rules_app = typer.Typer(help="Supervisors' transfer rules.", no_args_is_help=True)
 prompts_app = typer.Typer(help="Spoken prompts.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(rules_app, name="rules")
 
 console = Console()
 err = Console(stderr=True)
@@ -153,6 +159,61 @@ def prompts_render(
     with SpeechSynthesizer(settings.audio_cache_dir, settings.grammars_dir, rate=settings.tts_rate) as synth:
         report = asyncio.run(render_all(synth, settings.grammars_dir, languages, settings.company_name))
     console.print(report)
+
+
+@rules_app.command("check")
+def rules_check(file: Annotated[Path, typer.Argument(help="The rules YAML file.")]) -> None:
+    """Validate a rules file: exit 0 when valid, else print file, line and reason and exit 1."""
+    from ivr.evaluation import Understander
+    from ivr.rules.loader import RulesError
+
+    try:
+        understander = Understander.load(Settings(), rules_file=file)
+    except RulesError as exc:
+        raise _fail(exc) from exc
+    rules = understander.rules
+    console.print(f"{file}: valid — {len(rules.rules)} rules, {len(rules.targets)} targets")
+
+
+@app.command()
+def classify(
+    texts: Annotated[list[str], typer.Argument(help="Caller sentences (first turns).")],
+    lang: Annotated[str, typer.Option(help="nl or en.")] = "nl",
+    rules: Annotated[Path | None, typer.Option(help="Rules file (default: IVR_RULES_FILE).")] = None,
+) -> None:
+    """Print one JSON object per text: intent, distress, and what the rules in force would do on a first turn."""
+    from ivr.evaluation import Understander
+
+    if lang not in ("nl", "en"):
+        raise typer.BadParameter("--lang must be nl or en")
+    try:
+        understander = Understander.load(Settings(), rules_file=rules)
+    except IvrError as exc:
+        raise _fail(exc) from exc
+    for text in texts:
+        typer.echo(understander.classify(text, lang).model_dump_json())  # type: ignore[arg-type]
+
+
+@app.command("eval")
+def evaluate(
+    file: Annotated[Path, typer.Option(help="Labelled utterances.")] = Path("tests/data/eval/utterances.yaml"),
+    misses: Annotated[bool, typer.Option(help="Also list every miss.")] = False,
+) -> None:
+    """Measure intent accuracy, transfer decisions and distress detection on a labelled set."""
+    from rich.table import Table
+
+    from ivr.evaluation import Understander, load_eval_items, run_eval
+
+    report = run_eval(Understander.load(Settings()), load_eval_items(file))
+    table = Table(title=f"Warmline evaluation — {file}")
+    for column in ("measure", "hits", "total", "share"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    for name, hits, total in report.rows:
+        table.add_row(name, str(hits), str(total), f"{hits / total:.1%}" if total else "–")
+    console.print(table)
+    if misses:
+        for line in report.misses:
+            console.print(f"[dim]miss[/dim] {line}")
 
 
 def main() -> None:

@@ -35,11 +35,17 @@ class Settings(BaseSettings):
     vosk_model: Path | None = Field(default=None, description="Directory of a Vosk model; overrides the cache.")
     models_dir: Path | None = Field(default=None, description="Where `ivr models download` puts models.")
     language: Language = "nl"
+    agent_language: Language | None = Field(
+        default=None, description="Language of agent summaries (default: language)."
+    )
     data_dir: Path = Path("data")
     grammars_dir: Path = REPO_ROOT / "grammars"
     audio_cache_dir: Path = REPO_ROOT / "audio" / "cache"
     company_name: str = "Warmline Demo"
     transfer_number: str = "+31201234567"
+    rules_file: Path = Field(default=REPO_ROOT / "rules.yaml", description="Supervisors' transfer rules (YAML).")
+    rules_poll_s: float = Field(default=2.0, gt=0, description="How often the rules file is checked for changes.")
+    admin_token: SecretStr | None = Field(default=None, description="Bearer token for the ops endpoints.")
     service_data: Path | None = Field(default=None, description="JSON file with orders and opening hours.")
 
     # Speech timing

@@ -13,20 +13,23 @@ from pathlib import Path
 
 from ivr.call.record import CallRegistry
 from ivr.call.session import SessionDeps
-from ivr.config import Settings
+from ivr.config import Language, Settings
 from ivr.dialog.actions import GrammarName
 from ivr.dialog.engine import DialogContext
 from ivr.dialog.flow import Flow, load_flow
 from ivr.dialog.service import JsonServiceData, ServiceData
 from ivr.metrics import ServerMetrics
+from ivr.rules.book import RuleBook
+from ivr.signals.distress import DistressLexicon, load_distress_lexicon
 from ivr.speech.stt import DecodePool
 from ivr.speech.tts import SpeechSynthesizer
 from ivr.speech.types import RecognizerFactory
 from ivr.telephony.security import SignatureChecker, StreamTokens
+from ivr.transfer.desk import TransferDesk
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = ("nl", "en")
+LANGUAGES: tuple[Language, ...] = ("nl", "en")
 
 
 @dataclass
@@ -40,6 +43,9 @@ class Runtime:
     pool: DecodePool
     model_name: str
     metrics: ServerMetrics
+    rulebook: RuleBook
+    desk: TransferDesk
+    flows: dict[str, Flow]
     started: float = field(default_factory=time.time)
     startup_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -53,8 +59,8 @@ def load_service_data(settings: Settings) -> ServiceData:
 
 
 def build_dialogs(settings: Settings, services: ServiceData) -> tuple[dict[str, DialogContext], dict[str, Flow]]:
-    flows = {lang: load_flow(settings.grammars_dir, lang) for lang in LANGUAGES}
-    contexts = {
+    flows: dict[str, Flow] = {lang: load_flow(settings.grammars_dir, lang) for lang in LANGUAGES}
+    contexts: dict[str, DialogContext] = {
         lang: DialogContext(
             flow=flow,
             services=services,
@@ -82,6 +88,12 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
     pool = DecodePool(settings.decode_workers)
     registry = CallRegistry()
     metrics = ServerMetrics()
+    known_intents = {label for flow in flows.values() for label in flow.intents.labels}
+    rulebook = RuleBook(settings.rules_file, settings.data_dir, known_intents=known_intents)
+    lexicons: dict[str, DistressLexicon] = {
+        lang: load_distress_lexicon(settings.grammars_dir, lang) for lang in LANGUAGES
+    }
+    desk = TransferDesk(settings, synth, registry, flows)
     deps = SessionDeps(
         recognizers=recognizers,
         pool=pool,
@@ -91,6 +103,9 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
         settings=settings,
         grammar_phrases=grammar_phrases,
         metrics=metrics,
+        rules=lambda: rulebook.active,
+        lexicons=lexicons,
+        handovers=desk,
     )
     return Runtime(
         settings=settings,
@@ -102,6 +117,9 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
         pool=pool,
         model_name=model_name,
         metrics=metrics,
+        rulebook=rulebook,
+        desk=desk,
+        flows=flows,
         startup_seconds=timings,
     )
 

@@ -27,6 +27,9 @@ class CallEvent(BaseModel):
     confidence: float | None = None
     intent: str | None = None
     detail: str = ""
+    recognition: float | None = None
+    distress: float | None = None
+    reasons: list[str] = Field(default_factory=list)
 
 
 class Outcome(BaseModel):
@@ -35,6 +38,42 @@ class Outcome(BaseModel):
     kind: Literal["transfer", "hangup"]
     reason: str = ""
     detail: str = ""
+    rule: str = ""
+    target_name: str = ""
+    transfer_id: str = ""
+
+
+class CallbackRequest(BaseModel):
+    """A caller nobody could answer asked to be called back, or left a message."""
+
+    at: float = Field(default_factory=time.time)
+    kind: Literal["callback", "voicemail"]
+    recording_url: str = ""
+
+
+class TransferRecord(BaseModel):
+    """One warm transfer: who it went to, why, and the colleague's briefing."""
+
+    transfer_id: str
+    call_sid: str
+    language: str
+    created: float = Field(default_factory=time.time)
+    rule: str
+    reason: str
+    code: str
+    target_name: str
+    target: dict[str, str]
+    priority: int
+    intent: str | None = None
+    summary: str = ""
+    summary_language: str = ""
+    summary_audio: str = ""  # path of the rendered WAV
+    transcript: list[str] = Field(default_factory=list)  # redacted, "Beller: …" / "Warmline: …"
+    distress: float = 0.0
+    distress_reasons: list[str] = Field(default_factory=list)
+    recognition: float = 1.0
+    status: str = "pending"  # pending → answered | no-answer | busy | failed …
+    callbacks: list[CallbackRequest] = Field(default_factory=list)
 
 
 class CallRecord(BaseModel):
@@ -53,6 +92,7 @@ class CallRegistry:
     """In-process store of call records and live-session counters (thread-safe; the admin reads it too)."""
 
     records: dict[str, CallRecord] = field(default_factory=dict)
+    transfers: dict[str, TransferRecord] = field(default_factory=dict)
     active_sessions: int = 0
     live_recognizers: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,6 +116,36 @@ class CallRegistry:
                 return
             event = CallEvent.model_validate({"at": round(time.time() - record.started, 3), "kind": kind, **values})
             record.events.append(event)
+
+    def add_transfer(self, transfer: TransferRecord) -> None:
+        with self._lock:
+            self.transfers[transfer.transfer_id] = transfer
+
+    def get_transfer(self, transfer_id: str) -> TransferRecord | None:
+        with self._lock:
+            return self.transfers.get(transfer_id)
+
+    def transfer_for_call(self, call_sid: str) -> TransferRecord | None:
+        with self._lock:
+            record = self.records.get(call_sid)
+            if record is None or record.outcome is None or not record.outcome.transfer_id:
+                return None
+            return self.transfers.get(record.outcome.transfer_id)
+
+    def update_transfer(self, transfer_id: str, **values: object) -> TransferRecord | None:
+        with self._lock:
+            transfer = self.transfers.get(transfer_id)
+            if transfer is None:
+                return None
+            updated = transfer.model_copy(update=values)
+            self.transfers[transfer_id] = updated
+            return updated
+
+    def add_callback(self, transfer_id: str, request: CallbackRequest) -> None:
+        with self._lock:
+            transfer = self.transfers.get(transfer_id)
+            if transfer is not None:
+                transfer.callbacks.append(request)
 
     def set_outcome(self, call_sid: str, outcome: Outcome) -> None:
         with self._lock:

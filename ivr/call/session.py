@@ -37,9 +37,14 @@ from ivr.dialog.actions import (
 )
 from ivr.dialog.engine import DialogContext, DialogState, Turn, step
 from ivr.metrics import ServerMetrics
+from ivr.rules.evaluate import TransferDecision
+from ivr.rules.schema import RuleSet
+from ivr.signals.distress import DistressLexicon
+from ivr.signals.voice import VoiceFeatures, voice_features
 from ivr.speech.stt import DecodePool
 from ivr.speech.types import Recognizer, RecognizerFactory, Transcript
 from ivr.speech.vad import Endpointer, SpeechEnded, SpeechStarted
+from ivr.understanding import CallSignals, assess_turn
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,23 @@ class Synthesizer(Protocol):
 
 
 @dataclass(frozen=True)
+class HandoverRequest:
+    """Everything the transfer desk needs to brief a colleague about this call."""
+
+    call_sid: str
+    language: str
+    decision: TransferDecision
+    signals: CallSignals
+    dialog: DialogState
+
+
+class HandoverDesk(Protocol):
+    """Prepares a warm transfer (summary text and audio, agent page); returns the transfer's id."""
+
+    async def open(self, request: HandoverRequest) -> str: ...
+
+
+@dataclass(frozen=True)
 class SessionDeps:
     """What every call shares: one model, one decode pool, one TTS owner, the dialog per language."""
 
@@ -66,6 +88,9 @@ class SessionDeps:
     settings: Settings
     grammar_phrases: Callable[[str, GrammarName], list[str] | None]
     metrics: ServerMetrics
+    rules: Callable[[], RuleSet]
+    lexicons: Mapping[str, DistressLexicon]
+    handovers: HandoverDesk
 
 
 @dataclass
@@ -80,6 +105,7 @@ class TurnMetrics:
 @dataclass(frozen=True)
 class _EndOfUtterance:
     speech_ms: int
+    audio: np.ndarray  # the utterance's 8 kHz PCM, for the voice's distress features
 
 
 class CallSession:
@@ -101,6 +127,10 @@ class CallSession:
         self.speaker = Speaker(stream_sid, send, speed=deps.settings.playback_speed)
         self._endpointer = Endpointer(trailing_silence_ms=deps.settings.endpoint_silence_ms)
         self._state = DialogState()
+        self._signals = CallSignals()
+        self._utterance: list[np.ndarray] = []
+        self._handover: asyncio.Task[str] | None = None
+        self._decision: TransferDecision | None = None
         self._recognizer: Recognizer | None = None
         self._grammar: GrammarName = "free"  # what the recogniser is set to
         self._expected: GrammarName = "free"  # what the current turn expects (keypad digits are collected for it)
@@ -137,7 +167,9 @@ class CallSession:
         if self._closed:
             return
         self._closed = True
-        tasks = [t for t in (self._runner, self._no_input, self._dtmf_timer, self._decoder) if t is not None]
+        tasks = [
+            t for t in (self._runner, self._no_input, self._dtmf_timer, self._decoder, self._handover) if t is not None
+        ]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -166,6 +198,7 @@ class CallSession:
         event = self._endpointer.feed(frame)
         if self._in_utterance:
             self._chunk.append(frame)
+            self._utterance.append(frame)
             if len(self._chunk) >= CHUNK_FRAMES:
                 self._flush_chunk()
         else:
@@ -185,13 +218,16 @@ class CallSession:
         self._cancel(self._no_input)
         self._in_utterance = True
         self._chunk = list(self._preroll)
+        self._utterance = list(self._preroll)
         self._preroll.clear()
 
     def _end_utterance(self, speech_ms: int) -> None:
         self._in_utterance = False
         self._flush_chunk()
         self._speech_ended_at = time.monotonic()
-        self._decode_queue.put_nowait(_EndOfUtterance(speech_ms))
+        audio = np.concatenate(self._utterance) if self._utterance else np.zeros(0, dtype=np.int16)
+        self._utterance = []
+        self._decode_queue.put_nowait(_EndOfUtterance(speech_ms, audio))
 
     def _flush_chunk(self) -> None:
         if self._chunk:
@@ -245,7 +281,8 @@ class CallSession:
                         self._arm_no_input()
                     continue
                 self.metrics.utterances += 1
-                await self._handle(Utterance(transcript))
+                voice = await self._deps.pool.run(voice_features, item.audio)
+                await self._handle(Utterance(transcript), voice=voice)
             elif isinstance(item, bytes):
                 async with self._recognizer_lock:
                     await self._deps.pool.run(self._accept, recognizer, item)
@@ -263,13 +300,34 @@ class CallSession:
         return transcript
 
     # ── dialog ──────────────────────────────────────────────────────────────────────────────────────────
-    async def _handle(self, event: CallerInput) -> None:
+    async def _handle(self, event: CallerInput, voice: VoiceFeatures | None = None) -> None:
         async with self._lock:
-            if self._closed or self.finished.is_set():
+            if self._closed or self.finished.is_set() or self._decision is not None:
                 return
             turn = step(self._ctx, self._state, event)
+            assessment = assess_turn(
+                self._ctx,
+                self._deps.rules(),
+                self._deps.lexicons[self.language],
+                self._signals,
+                event,
+                turn,
+                voice=voice,
+                barge_ins=self.metrics.barge_ins,
+            )
             self._state = turn.state
+            self._signals = assessment.signals
+            actions = assessment.actions
             self._log_turn(event, turn)
+            if assessment.decision is not None and any(isinstance(a, Transfer) for a in actions):
+                self._decision = assessment.decision
+                actions = self._with_context_promise(actions)
+                request = HandoverRequest(self.call_sid, self.language, assessment.decision, self._signals, turn.state)
+                # Brief the colleague (summary text and speech) while the caller hears the announcement.
+                self._handover = asyncio.create_task(
+                    self._deps.handovers.open(request), name=f"handover-{self.call_sid}"
+                )
+            turn = Turn(turn.state, actions, turn.intent, turn.failed, turn.failure_reason)
             if self._runner is not None and not self._runner.done():
                 self._runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -279,8 +337,19 @@ class CallSession:
             self._expected = listen.grammar if listen is not None else "free"
             self._runner = asyncio.create_task(self._perform(turn.actions), name=f"actions-{self.call_sid}")
 
+    def _with_context_promise(self, actions: tuple[Action, ...]) -> tuple[Action, ...]:
+        """After the announcement, promise the caller won't repeat themselves — only when it is true: we know what
+        they called about (a caller we could not understand is not told their colleague knows the question)."""
+        known = self._signals.intent not in (None, "unknown", "agent_request")
+        if not known and self._state.facts.order_number is None:
+            return actions
+        promise = self._ctx.flow.say("transfer_context", {"company": self._ctx.company}, interruptible=False)
+        at = next(i for i, a in enumerate(actions) if isinstance(a, Transfer))
+        return (*actions[:at], promise, *actions[at:])
+
     def _log_turn(self, event: CallerInput, turn: Turn) -> None:
         registry = self._deps.registry
+        signals = self._signals
         if isinstance(event, Utterance):
             registry.add_event(
                 self.call_sid,
@@ -289,6 +358,9 @@ class CallSession:
                 confidence=round(event.transcript.confidence, 3),
                 intent=turn.intent.label if turn.intent else None,
                 detail=turn.failure_reason or "",
+                recognition=signals.recognition.level,
+                distress=signals.distress.level,
+                reasons=[*signals.distress.reasons, *signals.recognition.reasons],
             )
         elif isinstance(event, NoInput):
             registry.add_event(self.call_sid, "no_input", detail="caller stayed silent")
@@ -353,6 +425,20 @@ class CallSession:
     async def _finish(self, outcome: Outcome) -> None:
         """Let the caller hear the last prompt, then end the stream so Twilio asks /twilio/after-stream."""
         self._expect_input = False
+        if outcome.kind == "transfer" and self._decision is not None:
+            transfer_id = ""
+            if self._handover is not None:
+                try:
+                    transfer_id = await asyncio.wait_for(asyncio.shield(self._handover), 20.0)
+                except Exception:
+                    log.exception("call %s: could not prepare the colleague's briefing", self.call_sid)
+            outcome = outcome.model_copy(
+                update={
+                    "rule": self._decision.rule,
+                    "target_name": self._decision.target_name,
+                    "transfer_id": transfer_id,
+                }
+            )
         self._deps.registry.set_outcome(self.call_sid, outcome)
         self._deps.registry.add_event(
             self.call_sid,

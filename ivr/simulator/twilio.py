@@ -16,6 +16,7 @@ import secrets
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -24,16 +25,35 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from ivr.audio.codec import FRAME_BYTES, FRAME_MS, TELEPHONE_RATE, Pcm, ulaw_decode, ulaw_encode
-from ivr.call.record import CallRecord
+from ivr.call.record import CallRecord, TransferRecord
 from ivr.errors import IvrError
 from ivr.simulator.turns import CallerTurn, HangupTurn, PressTurn, SilenceTurn, SpeakTurn
 from ivr.telephony.security import SignatureChecker
 
 SILENCE_ULAW = b"\xff" * FRAME_BYTES
 
+AgentBehaviour = Literal["answers", "no-answer", "busy", "failed"]
+
 
 class SimulationError(IvrError):
     """The server did not behave like Twilio expects (bad TwiML, refused stream, timeout)."""
+
+
+LineEventKind = Literal["speech_start", "speech_end", "dtmf", "prompt_start", "mark", "clear", "underrun"]
+
+
+@dataclass(frozen=True, slots=True)
+class LineEvent:
+    """One moment on the line, on the simulator's ``time.monotonic()`` clock (for latency benchmarks).
+
+    ``speech_start``/``speech_end``: the first/last frame of a caller turn's audio was sent; ``prompt_start``: the
+    first media frame of a prompt arrived; ``mark``: the server's end-of-prompt mark arrived (``detail`` = its name);
+    ``underrun``: a line tick found the playout buffer empty in the middle of a prompt (the caller hears a gap).
+    """
+
+    at: float
+    kind: LineEventKind
+    detail: str = ""
 
 
 @dataclass
@@ -43,7 +63,12 @@ class SimulatedCall:
     call_sid: str
     voice_twiml: str = ""
     after_stream_twiml: str | None = None
+    whisper_twiml: str | None = None
+    whisper_audio: bytes | None = None
+    dial_result_twiml: str | None = None
+    callback_twiml: str | None = None
     record: CallRecord | None = None
+    transfer: TransferRecord | None = None
     inbound: list[bytes] = field(default_factory=list)  # caller → Twilio → us (μ-law frames)
     outbound: list[bytes] = field(default_factory=list)  # what the caller heard (μ-law frames)
     marks: list[str] = field(default_factory=list)  # marks echoed, in order
@@ -52,6 +77,9 @@ class SimulatedCall:
     hung_up: bool = False
     media_frames_received: int = 0
     first_prompt_after_s: float | None = None
+    timeline: list[LineEvent] = field(default_factory=list)
+    #: how far the simulator's own line clock fell behind schedule (a busy simulator, not the server)
+    max_clock_lag_s: float = 0.0
 
     @property
     def outbound_pcm(self) -> Pcm:
@@ -74,11 +102,17 @@ class SimulatedCall:
         """The number in ``<Dial>`` of the after-stream TwiML, if the call was transferred."""
         if not self.after_stream_twiml:
             return None
-        dial = ET.fromstring(self.after_stream_twiml).find("Dial")
+        root = ET.fromstring(self.after_stream_twiml)
+        enqueue = root.find("Enqueue")
+        if enqueue is not None:
+            return f"taskrouter:{enqueue.get('workflowSid', '')}"
+        dial = root.find("Dial")
         if dial is None:
             return None
-        number = dial.find("Number")
-        return (number.text if number is not None else dial.text) or ""
+        leg = dial.find("Number")
+        if leg is None:
+            leg = dial.find("Sip")
+        return ((leg.text if leg is not None else dial.text) or "").strip()
 
 
 @dataclass
@@ -137,8 +171,15 @@ class TwilioSimulator:
         turns: list[CallerTurn],
         call_sid: str | None = None,
         inject_before_turns: list[str] | None = None,
+        agent: AgentBehaviour = "answers",
+        offer_reply: str | None = "1",
     ) -> SimulatedCall:
-        """Place one call. ``inject_before_turns``: raw frames sent right after ``start`` (to test bad input)."""
+        """Place one call. ``inject_before_turns``: raw frames sent right after ``start`` (to test bad input).
+
+        After a transfer ``<Dial>``, the colleague ``agent`` answers (the whisper is fetched, as Twilio does before
+        bridging) or doesn't; when nobody answers, the caller replies ``offer_reply`` to the call-back offer
+        (a digit, or None to leave a voicemail).
+        """
         call_sid = call_sid or self.new_call_sid()
         result = SimulatedCall(call_sid=call_sid)
         async with httpx.AsyncClient(timeout=30.0) as client:
@@ -153,12 +194,59 @@ class TwilioSimulator:
             if not result.hung_up and action:
                 response = await self._post(client, action, self._params(call_sid, "in-progress"))
                 result.after_stream_twiml = response.text
+                await self._follow_transfer(client, result, agent, offer_reply)
             await self._post(client, f"{self.base_url}/twilio/status", self._params(call_sid, "completed"))
             log_url = f"{self.base_url}/twilio/calls/{call_sid}"
             response = await client.get(log_url, headers={"X-Twilio-Signature": self._signer.sign(log_url, {})})
             if response.status_code == 200:
                 result.record = CallRecord.model_validate(response.json())
+            transfer_url = f"{log_url}/transfer"
+            signature = self._signer.sign(transfer_url, {})
+            response = await client.get(transfer_url, headers={"X-Twilio-Signature": signature})
+            if response.status_code == 200:
+                result.transfer = TransferRecord.model_validate(response.json())
         return result
+
+    async def _follow_transfer(
+        self, client: httpx.AsyncClient, result: SimulatedCall, agent: AgentBehaviour, offer_reply: str | None
+    ) -> None:
+        """Do what Twilio does with the transfer TwiML: ring the colleague, whisper, report the dial result."""
+        if not result.after_stream_twiml:
+            return
+        root = ET.fromstring(result.after_stream_twiml)
+        dial = root.find("Dial")
+        if dial is None:
+            return
+        leg = dial.find("Number")
+        if leg is None:
+            leg = dial.find("Sip")
+        params = self._params(result.call_sid, "in-progress")
+        if agent == "answers":
+            if leg is not None and leg.get("url"):
+                response = await self._post(client, leg.get("url", ""), params)
+                result.whisper_twiml = response.text
+                play = ET.fromstring(response.text).find("Play")
+                if play is not None and play.text:
+                    audio = await client.get(play.text)
+                    result.whisper_audio = audio.content if audio.status_code == 200 else None
+            status = "completed"
+        else:
+            status = agent
+        action = dial.get("action")
+        if not action:
+            return
+        response = await self._post(client, action, {**params, "DialCallStatus": status})
+        result.dial_result_twiml = response.text
+        gather = ET.fromstring(response.text).find("Gather")
+        if status == "completed" or gather is None:
+            return
+        if offer_reply is not None:
+            response = await self._post(client, gather.get("action", ""), {**params, "Digits": offer_reply})
+        else:
+            record = ET.fromstring(response.text).find("Record")
+            recording = {**params, "RecordingUrl": "https://api.twilio.com/recordings/RE0", "RecordingDuration": "7"}
+            response = await self._post(client, record.get("action", "") if record is not None else "", recording)
+        result.callback_twiml = response.text
 
     # ── Media Streams ───────────────────────────────────────────────────────────────────────────────────
     async def _stream(
@@ -210,6 +298,7 @@ class TwilioSimulator:
                     event = frame.get("event")
                     if event == "media":
                         if playout.between_prompts:
+                            result.timeline.append(LineEvent(time.monotonic(), "prompt_start"))
                             playout.between_prompts = False
                             playout.prompts_started += 1
                             if result.first_prompt_after_s is None:
@@ -217,9 +306,11 @@ class TwilioSimulator:
                         playout.buffer.extend(base64.b64decode(frame["media"]["payload"]))
                         result.media_frames_received += 1
                     elif event == "mark":
+                        result.timeline.append(LineEvent(time.monotonic(), "mark", frame["mark"]["name"]))
                         playout.marks.append((len(playout.buffer), frame["mark"]["name"]))
                         playout.between_prompts = True
                     elif event == "clear":
+                        result.timeline.append(LineEvent(time.monotonic(), "clear"))
                         result.clears += 1
                         playout.between_prompts = True
                         playout.buffer.clear()
@@ -236,7 +327,11 @@ class TwilioSimulator:
                 tick = FRAME_MS / 1000 / self.speed
                 chunk = 0
                 next_at = time.monotonic()
+                speaking = False
                 while True:
+                    result.max_clock_lag_s = max(result.max_clock_lag_s, time.monotonic() - next_at)
+                    if not playout.between_prompts and len(playout.buffer) < FRAME_BYTES:
+                        result.timeline.append(LineEvent(time.monotonic(), "underrun"))
                     heard = bytes(playout.buffer[:FRAME_BYTES])
                     del playout.buffer[:FRAME_BYTES]
                     playout.marks = [(pos - len(heard), name) for pos, name in playout.marks]
@@ -245,7 +340,15 @@ class TwilioSimulator:
                         await echo_mark(playout.marks.pop(0)[1])
                     if heard:
                         playout.idle_since = time.monotonic()
-                    said = caller_audio.pop(0) if caller_audio else SILENCE_ULAW
+                    said = SILENCE_ULAW
+                    if caller_audio:
+                        said = caller_audio.pop(0)
+                        if not speaking:
+                            speaking = True
+                            result.timeline.append(LineEvent(time.monotonic(), "speech_start"))
+                        if not caller_audio:
+                            speaking = False
+                            result.timeline.append(LineEvent(time.monotonic(), "speech_end"))
                     result.inbound.append(said)
                     chunk += 1
                     payload = base64.b64encode(said).decode()
@@ -311,6 +414,7 @@ class TwilioSimulator:
                         await say(turn.audio)
                     elif isinstance(turn, PressTurn):
                         for digit in turn.digits:
+                            result.timeline.append(LineEvent(time.monotonic(), "dtmf", digit))
                             await send({"event": "dtmf", "dtmf": {"track": "inbound_track", "digit": digit}})
                             await asyncio.sleep(0.15 / self.speed)
                     elif isinstance(turn, SilenceTurn):

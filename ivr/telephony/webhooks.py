@@ -6,37 +6,19 @@ Every request must carry a valid ``X-Twilio-Signature`` for the public URL; anyt
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Response
 
-from ivr.call.record import CallRecord
+from ivr.call.record import CallRecord, TransferRecord
 from ivr.deps import RuntimeDep
 from ivr.privacy import mask_phone
 from ivr.telephony import twiml
+from ivr.telephony.handover import transfer_response
+from ivr.telephony.signed import XML, TwilioParams
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/twilio", tags=["twilio"])
-
-XML = "application/xml"
-
-
-async def verified_params(request: Request, runtime: RuntimeDep) -> dict[str, str]:
-    """The request's form parameters, once the signature over public URL + parameters is proven Twilio's."""
-    form = await request.form() if request.method == "POST" else {}
-    params = {key: str(value) for key, value in form.items()}
-    url = runtime.settings.url(request.url.path)
-    if request.url.query:
-        url = f"{url}?{request.url.query}"
-    if not runtime.signatures.is_valid(url, params, request.headers.get("x-twilio-signature")):
-        client = request.client.host if request.client else "?"
-        log.warning("refused %s %s from %s: missing or invalid X-Twilio-Signature", request.method, url, client)
-        raise HTTPException(status_code=403, detail="invalid Twilio signature")
-    return params
-
-
-TwilioParams = Annotated[dict[str, str], Depends(verified_params)]
 
 
 @router.post("/voice")
@@ -57,6 +39,9 @@ async def after_stream(params: TwilioParams, runtime: RuntimeDep) -> Response:
     outcome = record.outcome if record is not None else None
     if outcome is None:
         log.warning("call %s: stream ended without a decision; handing to a person", params.get("CallSid"))
+    transfer = runtime.registry.transfer_for_call(params.get("CallSid", ""))
+    if outcome is not None and outcome.kind == "transfer" and transfer is not None:
+        return Response(transfer_response(runtime, transfer), media_type=XML)
     return Response(twiml.after_stream(runtime.settings, outcome), media_type=XML)
 
 
@@ -75,3 +60,12 @@ async def call_log(call_sid: str, _: TwilioParams, runtime: RuntimeDep) -> CallR
     if record is None:
         raise HTTPException(status_code=404, detail="unknown call")
     return record
+
+
+@router.get("/calls/{call_sid}/transfer", response_model=TransferRecord)
+async def call_transfer(call_sid: str, _: TwilioParams, runtime: RuntimeDep) -> TransferRecord:
+    """The call's transfer briefing (signed like a webhook: for our simulator and tests)."""
+    transfer = runtime.registry.transfer_for_call(call_sid)
+    if transfer is None:
+        raise HTTPException(status_code=404, detail="no transfer for this call")
+    return transfer

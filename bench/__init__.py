@@ -1,0 +1,1 @@
+"""Reproducible benchmarks that print tables (and write JSON reports to bench/results/)."""

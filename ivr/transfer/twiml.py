@@ -1,0 +1,208 @@
+"""TwiML for the warm transfer: dial the colleague with a whisper, or queue the call with its briefing, and never
+leave the caller at a dead end when nobody answers.
+
+Pure builders on the Twilio SDK (``twilio.twiml.voice_response``), never hand-written XML. Everything the caller or
+agent hears is ``<Play>`` of audio we rendered ourselves from ``grammars/<lang>/…`` text — not Twilio's ``<Say>``,
+whose voices and pronunciation we do not control — so every URL is a parameter.
+
+Targets are taken structurally (:class:`PhoneDestination`, :class:`SipDestination`, :class:`QueueDestination`): the
+supervisors' rule targets fit as they are, and this module does not care how the rules are written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Literal, Protocol
+
+from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
+
+from ivr.transfer.redact import redact
+
+#: How long the voicemail may be, in seconds.
+VOICEMAIL_MAX_S = 120
+#: Seconds the caller has to press 1 after the offer before the voicemail beep.
+CALLBACK_KEY_TIMEOUT_S = 5
+#: Dial / queue outcomes after which the caller has spoken to a person (or left): the call is done.
+_CONNECTED_STATUSES = frozenset(
+    {
+        "completed",  # DialCallStatus: the colleague answered and the conversation ended
+        "answered",  # DialCallStatus when the dialled party answered
+        "bridged",  # QueueResult: a colleague took the call from the TaskRouter queue
+        "hangup",  # QueueResult: the caller hung up while waiting
+    }
+)
+#: Conservative ceiling for the JSON in ``<Task>``; TaskRouter limits attribute size, the agent page has the rest.
+TASK_ATTRIBUTES_MAX_CHARS = 4000
+
+
+# ── targets, as this module needs them ────────────────────────────────────────────────────────────────────
+class PhoneDestination(Protocol):
+    """A colleague's phone (E.164)."""
+
+    @property
+    def type(self) -> Literal["phone"]: ...
+
+    @property
+    def number(self) -> str: ...
+
+
+class SipDestination(Protocol):
+    """A SIP address: a PBX queue or a softphone."""
+
+    @property
+    def type(self) -> Literal["sip"]: ...
+
+    @property
+    def uri(self) -> str: ...
+
+
+class QueueDestination(Protocol):
+    """A Twilio TaskRouter workflow; agents take the call from their queue."""
+
+    @property
+    def type(self) -> Literal["taskrouter"]: ...
+
+    @property
+    def workflow_sid(self) -> str: ...
+
+
+TransferTarget = PhoneDestination | SipDestination | QueueDestination
+
+
+# ── building blocks ───────────────────────────────────────────────────────────────────────────────────────
+def handover_task_attributes(
+    *,
+    transfer_id: str,
+    language: str,
+    intent: str | None,
+    summary: str,
+    transcript: Sequence[str],
+    distress: float,
+    distress_reasons: Sequence[str] = (),
+    recognition: float = 1.0,
+    rule: str = "",
+    agent_url: str | None = None,
+    max_chars: int = TASK_ATTRIBUTES_MAX_CHARS,
+) -> dict[str, object]:
+    """The TaskRouter task attributes for a queued transfer: the same briefing a dialled colleague gets.
+
+    The transcript is redacted here again (redaction is idempotent) because these attributes leave our systems.
+    When the JSON would be too large, the oldest transcript lines go first — the opening of a call is the least
+    useful part for the colleague, and ``agent_url`` leads to the whole of it.
+    """
+    lines = [redact(line) for line in transcript]
+    attributes: dict[str, object] = {
+        "transfer_id": transfer_id,
+        "language": language,
+        "intent": intent,
+        "summary": redact(summary),
+        "rule": rule,
+        "signals": {
+            "distress": round(distress, 3),
+            "distress_reasons": list(distress_reasons),
+            "recognition": round(recognition, 3),
+        },
+        "transcript": lines,
+    }
+    if agent_url is not None:
+        attributes["agent_url"] = agent_url
+    dropped = 0
+    while lines and len(task_json(attributes)) > max_chars:
+        lines.pop(0)
+        dropped += 1
+        attributes["transcript_lines_dropped"] = dropped
+    return attributes
+
+
+def task_json(attributes: Mapping[str, object]) -> str:
+    """Compact JSON for ``<Task>``: TaskRouter counts whitespace against its size limit."""
+    return json.dumps(attributes, ensure_ascii=False, separators=(",", ":"))
+
+
+# ── documents ─────────────────────────────────────────────────────────────────────────────────────────────
+def transfer_twiml(
+    target: TransferTarget,
+    *,
+    whisper_url: str,
+    dial_action_url: str,
+    language: str,
+    caller_id: str | None = None,
+    timeout_s: int = 20,
+    task_attributes: Mapping[str, object] | None = None,
+    priority: int | None = None,
+) -> str:
+    """Hand the caller to a person.
+
+    Phone and SIP targets are dialled with ``url=whisper_url`` on the dialled leg, so the colleague hears the spoken
+    summary before the two are bridged. A TaskRouter target enqueues the call with the briefing as task attributes
+    (``language`` is added when missing) and ``priority`` as the task priority. Either way ``dial_action_url`` is
+    asked what next when the attempt ends, which is where :func:`dial_result_twiml` turns "nobody answered" into an
+    offer instead of silence.
+    """
+    if timeout_s <= 0:
+        raise ValueError(f"timeout_s must be positive, got {timeout_s}")
+    response = VoiceResponse()
+    if target.type == "taskrouter":
+        attributes = {"language": language, **(task_attributes or {})}
+        enqueue = Enqueue(workflow_sid=target.workflow_sid, action=dial_action_url, method="POST")
+        enqueue.task(task_json(attributes), priority=priority)
+        response.append(enqueue)
+        return str(response)
+    dial = Dial(action=dial_action_url, method="POST", timeout=timeout_s, caller_id=caller_id)
+    if target.type == "phone":
+        dial.number(target.number, url=whisper_url, method="POST")
+    else:
+        dial.sip(target.uri, url=whisper_url, method="POST")
+    response.append(dial)
+    return str(response)
+
+
+def whisper_twiml(summary_audio_url: str) -> str:
+    """Played to the colleague (not the caller) after they pick up and before the call is bridged."""
+    response = VoiceResponse()
+    response.play(summary_audio_url)
+    return str(response)
+
+
+def is_connected(dial_status: str) -> bool:
+    """Whether a ``DialCallStatus`` / ``QueueResult`` means the caller reached a person (or left)."""
+    return dial_status.strip().lower() in _CONNECTED_STATUSES
+
+
+def dial_result_twiml(
+    dial_status: str, *, prompt_audio_urls: Sequence[str], record_action_url: str, callback_action_url: str
+) -> str:
+    """The answer to the ``<Dial action>`` / ``<Enqueue action>`` request.
+
+    After a conversation the call simply ends. Otherwise (no-answer, busy, failed, canceled, a full queue, or a
+    status we do not know — better an offer too many than a dead end) the caller hears the offer in
+    ``prompt_audio_urls`` ("press 1 to be called back, or leave a message after the tone"): a key press goes to
+    ``callback_action_url``; silence falls through to a voicemail that is posted to ``record_action_url``.
+    """
+    response = VoiceResponse()
+    if is_connected(dial_status):
+        response.hangup()
+        return str(response)
+    if not prompt_audio_urls:
+        raise ValueError("the call-back offer needs at least one prompt audio URL")
+    gather = Gather(
+        input="dtmf", num_digits=1, action=callback_action_url, method="POST", timeout=CALLBACK_KEY_TIMEOUT_S
+    )
+    for url in prompt_audio_urls:
+        gather.play(url)
+    response.append(gather)
+    response.record(
+        action=record_action_url, method="POST", max_length=VOICEMAIL_MAX_S, play_beep=True, trim="trim-silence"
+    )
+    # An empty recording does not call the action URL but falls through: end the call cleanly.
+    response.hangup()
+    return str(response)
+
+
+def callback_confirmed_twiml(prompt_audio_url: str) -> str:
+    """Confirm the call-back (or the saved voicemail) and end the call."""
+    response = VoiceResponse()
+    response.play(prompt_audio_url)
+    response.hangup()
+    return str(response)

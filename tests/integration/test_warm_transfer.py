@@ -1,0 +1,149 @@
+"""Warm transfers over the real protocol: the right colleague, a spoken summary for them, and never a dead end."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from ivr.audio.codec import read_wav, rms_dbfs
+from ivr.simulator.turns import CallerTurn, SpeakTurn, speak, text_turn
+from ivr.simulator.twilio import AgentBehaviour, SimulatedCall
+from ivr.speech.tts import SpeechSynthesizer
+from ivr.transfer.links import sign_link
+from tests.integration.conftest import LiveServer
+
+
+async def _call(
+    server: LiveServer, texts: list[str], agent: AgentBehaviour = "answers", offer_reply: str | None = "1"
+) -> SimulatedCall:
+    assert server.recognizers is not None
+    simulator = server.simulator()
+    call_sid = simulator.new_call_sid()
+    server.recognizers.script(call_sid, texts)
+    turns: list[CallerTurn] = [text_turn(t, "nl") for t in texts]
+    return await simulator.call(turns, call_sid=call_sid, agent=agent, offer_reply=offer_reply)
+
+
+def _dial(call: SimulatedCall) -> ET.Element:
+    assert call.after_stream_twiml is not None
+    dial = ET.fromstring(call.after_stream_twiml).find("Dial")
+    assert dial is not None, call.after_stream_twiml
+    return dial
+
+
+async def test_a_caller_asking_for_a_person_is_dialled_with_a_spoken_summary_for_the_agent(
+    text_server: LiveServer,
+) -> None:
+    call = await _call(text_server, ["waar blijft mijn bestelling", "vier vijf een twee", "ik wil een medewerker"])
+
+    dial = _dial(call)
+    number = dial.find("Number")
+    assert number is not None and number.text == "+31201234567"
+    assert "/twilio/whisper" in number.get("url", "")
+    assert "/twilio/dial-status" in dial.get("action", "")
+    assert call.transfer is not None and call.transfer.rule == "caller_request"
+    assert "4 5 1 2" in call.transfer.summary
+    prompts = [e.key for e in call.record.events if e.kind == "prompt"] if call.record else []
+    assert prompts[-2:] == ["transfer_caller_request", "transfer_context"], "the caller hears what happens next"
+
+    # The whisper plays a real WAV whose speech is exactly the summary, rendered by our TTS.
+    assert call.whisper_twiml is not None and "<Play>" in call.whisper_twiml
+    assert call.whisper_audio is not None
+    heard, rate = read_wav(call.whisper_audio)
+    assert rate == 8000 and rms_dbfs(heard) > -40 and len(heard) > rate  # more than a second of speech
+    with SpeechSynthesizer(text_server.settings.audio_cache_dir, text_server.settings.grammars_dir) as synth:
+        expected, _ = read_wav(Path(await synth.synthesize_wav(call.transfer.summary, "nl")))
+    assert np.array_equal(heard, expected)
+
+
+async def test_a_bereavement_call_goes_to_the_bereavement_team_over_sip(text_server: LiveServer) -> None:
+    call = await _call(
+        text_server, ["ja goedemiddag mijn vader is vorige week overleden en ik wil zijn abonnement opzeggen"]
+    )
+
+    sip = _dial(call).find("Sip")
+    assert sip is not None and sip.text == "sip:rouw@pbx.warmline.example"
+    assert call.transfer is not None and call.transfer.rule == "rouw"
+    assert call.transfer.intent == "bereavement"
+    summary = call.transfer.summary.lower()
+    assert "overleden" in summary or "rouw" in summary, call.transfer.summary
+    keys = [e.key for e in call.record.events if e.kind == "prompt"] if call.record else []
+    assert "transfer_needs_person_bereavement" in keys
+
+
+async def test_a_fraud_caller_is_enqueued_for_taskrouter_with_the_summary_in_the_task(text_server: LiveServer) -> None:
+    call = await _call(text_server, ["help er is geld van mijn rekening gehaald ik denk dat ik opgelicht ben"])
+
+    assert call.after_stream_twiml is not None
+    enqueue = ET.fromstring(call.after_stream_twiml).find("Enqueue")
+    assert enqueue is not None and enqueue.get("workflowSid", "").startswith("WW")
+    task = enqueue.find("Task")
+    assert task is not None and task.text
+    attributes = json.loads(task.text)
+    assert call.transfer is not None
+    assert attributes["summary"] == call.transfer.summary and attributes["intent"] == "fraud"
+    assert "/agent/transfers/" in str(attributes["agent_url"])
+    assert attributes["transcript"] and attributes["signals"]["distress"] >= 0
+
+
+async def test_a_distressed_caller_goes_to_a_person_even_for_a_self_service_question(text_server: LiveServer) -> None:
+    text = "ik ben echt wanhopig en ten einde raad waar blijft mijn bestelling ik heb het dringend nodig"
+    call = await _call(text_server, [text])
+
+    assert call.transfer is not None, call.record
+    assert call.transfer.distress >= 0.6
+    assert call.dial_target() is not None
+    keys = [e.key for e in call.record.events if e.kind == "prompt"] if call.record else []
+    assert "transfer_distress" in keys or any(k.startswith("transfer_") for k in keys)
+
+
+async def test_when_nobody_answers_the_caller_is_offered_a_call_back_and_it_is_recorded(
+    text_server: LiveServer,
+) -> None:
+    call = await _call(text_server, ["medewerker"], agent="no-answer", offer_reply="1")
+
+    assert call.dial_result_twiml is not None
+    result = ET.fromstring(call.dial_result_twiml)
+    gather = result.find("Gather")
+    assert gather is not None and gather.find("Play") is not None, call.dial_result_twiml
+    assert result.find("Record") is not None, "no digit pressed → voicemail, never a dead end"
+    assert call.callback_twiml is not None and "<Play>" in call.callback_twiml
+    assert call.transfer is not None
+    signature_check = text_server.simulator()
+    url = f"{text_server.base_url}/twilio/calls/{call.call_sid}/transfer"
+    async with httpx.AsyncClient() as client:
+        response = await client.get(url, headers={"X-Twilio-Signature": signature_check._signer.sign(url, {})})
+    assert response.json()["callbacks"][0]["kind"] == "callback"
+    assert response.json()["status"] == "no-answer"
+
+
+async def test_a_caller_who_cannot_be_understood_goes_to_a_person_with_a_kind_summary(vosk_server: LiveServer) -> None:
+    mumble = speak("ja euh ik bel eigenlijk over dat ding van vorige week weet u wel", "nl")
+    call = await vosk_server.simulator().call([SpeakTurn(mumble), SpeakTurn(mumble)])
+
+    number = _dial(call).find("Number")
+    assert number is not None and "/twilio/whisper" in number.get("url", "")
+    assert call.transfer is not None
+    assert call.transfer.code in {"low_confidence", "repeated_failure"}
+    assert call.whisper_audio is not None
+
+
+async def test_the_agent_page_needs_a_signed_link_and_shows_the_redacted_conversation(text_server: LiveServer) -> None:
+    call = await _call(text_server, ["mijn iban is NL91ABNA0417164300 en ik wil een medewerker"])
+    assert call.after_stream_twiml is not None and call.transfer is not None
+    tid = call.transfer.transfer_id
+
+    link = sign_link(text_server.base_url, tid, text_server.settings.auth_token, 60)
+    async with httpx.AsyncClient() as client:
+        unsigned = await client.get(f"{text_server.base_url}/agent/transfers/{tid}")
+        forged = await client.get(f"{text_server.base_url}/agent/transfers/{tid}?exp=9999999999&sig=forged")
+        page = await client.get(link)
+    assert unsigned.status_code == 422
+    assert forged.status_code == 403
+    assert page.status_code == 200
+    assert call.transfer.summary in page.text
+    assert "NL91ABNA0417164300" not in page.text and "[IBAN]" in page.text
