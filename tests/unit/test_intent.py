@@ -333,6 +333,39 @@ def test_a_real_keyword_is_not_mistaken_for_a_misheard_other_one(models: dict[st
     assert classify_intent("iemand heeft mijn pas gestolen", models["nl"]).label == "fraud"
 
 
+def test_separable_verb_split_by_the_caller_is_joined_again(models: dict[str, IntentModel]) -> None:
+    result = classify_intent("ik zeg het contract met ingang van maart op", models["nl"])
+    assert result.label == "cancel_subscription"
+    assert any("opzeg" in reason for reason in result.reasons)
+
+
+def test_nobody_is_not_heard_as_somebody(models: dict[str, IntentModel]) -> None:
+    result = classify_intent("er komt niemand om het pakket op te halen", models["nl"])
+    assert result.label == "order_status"
+    assert not any("iemand" in reason for reason in result.reasons)
+
+
+def test_two_short_words_glued_together_are_not_a_misheard_keyword(models: dict[str, IntentModel]) -> None:
+    # "for goodness" glued is one edit-and-a-prefix away from "forgot"; nobody said anything about a password.
+    assert classify_intent("for goodness sake sort this out", models["en"]).label != "password_reset"
+
+
+def test_english_contractions_are_understood(models: dict[str, IntentModel]) -> None:
+    assert classify_intent("it wasn't me who bought that", models["en"]).label == "fraud"
+
+
+def test_naming_a_colleague_without_asking_for_one_is_not_an_agent_request(models: dict[str, IntentModel]) -> None:
+    complaint = "jullie medewerker was heel onvriendelijk tegen mij aan de kassa"
+    assert classify_intent(complaint, models["nl"]).label == "complaint"
+    assert classify_intent("ik wil met een medewerker spreken over mijn klacht", models["nl"]).label == AGENT_REQUEST
+
+
+def test_a_question_frame_about_something_we_do_not_do_is_unknown(models: dict[str, IntentModel]) -> None:
+    result = classify_intent("hoe laat begint de markt in het dorp", models["nl"])
+    assert result.label == UNKNOWN
+    assert classify_intent("what time does the parade start in town", models["en"]).label == UNKNOWN
+
+
 # ── the result ────────────────────────────────────────────────────────────────────────────────────────────
 def test_result_has_a_confidence_between_zero_and_one_and_explains_itself(
     models: dict[str, IntentModel], language: str
