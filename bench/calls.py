@@ -9,6 +9,7 @@ answering, plus loopback transport.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,6 +74,7 @@ def caller_script(kind: str, endpoint_silence_ms: int, language: str = "nl") -> 
 class Response:
     """One answer: caller's last voiced frame sent → first frame of the next prompt received."""
 
+    at: float  # monotonic time the caller's last voiced frame was sent
     raw_ms: float  # including the endpointing silence
     latency_ms: float  # minus the endpointing silence: the server's decision + answer time
     prompt: str  # the prompt's key, from its mark (empty if it never finished)
@@ -126,7 +128,7 @@ def analyse(call: SimulatedCall, endpoint_silence_ms: int, speed: float) -> Call
         raw = answer[1].at - event.at
         mark = _next(timeline, answer[0], "mark")
         key = mark[1].detail.split(":", 1)[-1] if mark is not None else ""
-        responses.append(Response(raw_ms=raw * 1000, latency_ms=(raw - silence_s) * 1000, prompt=key))
+        responses.append(Response(event.at, raw_ms=raw * 1000, latency_ms=(raw - silence_s) * 1000, prompt=key))
     server_errors = 0
     server_turns: list[str] = []
     if call.record is not None:
@@ -163,22 +165,37 @@ def _next(timeline: list[LineEvent], after: int, kind: str) -> tuple[int, LineEv
     return None
 
 
+@dataclass
+class LevelRun:
+    """A level's calls, and the window in which all ``slots`` calls were in progress at once."""
+
+    outcomes: list[CallOutcome]
+    window: tuple[float, float]  # monotonic; responses whose speech ended inside count for the level
+
+
 async def run_level(
     base_url: str,
     auth_token: str,
     turns: list[CallerTurn],
-    calls: int,
+    slots: int,
     *,
     speed: float,
-    stagger_s: float,
+    spread_s: float,
+    calls_per_slot: int,
     endpoint_silence_ms: int,
     timeout_s: float,
-) -> list[CallOutcome]:
-    """``calls`` concurrent calls, their starts spread evenly over ``stagger_s`` like real traffic."""
-    simulator = TwilioSimulator(base_url, auth_token, speed=speed, timeout_s=timeout_s)
+) -> LevelRun:
+    """``slots`` calls in progress at once, like a busy line in steady state.
 
-    async def one(index: int) -> CallOutcome:
-        await asyncio.sleep(stagger_s * index / calls)
+    Each slot places ``calls_per_slot`` calls back to back; slot starts are spread evenly over ``spread_s`` (about
+    one call's length), so callers are at different points of their calls, as real callers are — not all talking
+    in the same second. The level's numbers come from the window between the last slot's start and the first
+    slot's end, when exactly ``slots`` calls are on the line.
+    """
+    simulator = TwilioSimulator(base_url, auth_token, speed=speed, timeout_s=timeout_s)
+    ends: list[float] = []
+
+    async def one() -> CallOutcome:
         sid = simulator.new_call_sid()
         try:
             call = await simulator.call(turns, call_sid=sid)
@@ -186,7 +203,16 @@ async def run_level(
             return CallOutcome(call_sid=sid, ok=False, error=f"{type(exc).__name__}: {exc}"[:300])
         return analyse(call, endpoint_silence_ms, speed)
 
-    return list(await asyncio.gather(*(one(i) for i in range(calls))))
+    async def slot(index: int) -> list[CallOutcome]:
+        await asyncio.sleep(spread_s * index / slots)
+        outcomes = [await one() for _ in range(calls_per_slot)]
+        ends.append(time.monotonic())
+        return outcomes
+
+    t0 = time.monotonic()
+    results = await asyncio.gather(*(slot(i) for i in range(slots)))
+    window = (t0 + spread_s * (slots - 1) / slots, min(ends))
+    return LevelRun([o for outcomes in results for o in outcomes], window)
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from bench.calls import CallOutcome, caller_script, percentiles, run_level
+from bench.calls import CallOutcome, LevelRun, caller_script, percentiles, run_level
 from bench.report import print_config, print_header, print_summary
 from bench.server import (
     RssSampler,
@@ -56,9 +56,10 @@ BASELINE_ENV = {"IVR_NAIVE_DECODE": "true", "IVR_TTS_CACHE": "false"}
 
 @dataclass
 class Options:
-    levels: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 32, 64])
+    levels: list[int] = field(default_factory=lambda: doubling(64))
     speed: float = 1.0
-    stagger_s: float = 1.5
+    spread_s: float | None = None  # None: one call's length, measured at the first level
+    calls_per_slot: int = 2
     script: str = "standard"
     p95_limit_ms: float = 400.0
     endpoint_silence_ms: int = 700
@@ -77,10 +78,11 @@ class Options:
 
 
 def doubling(max_calls: int) -> list[int]:
+    """1, 2, 4, 8, 16, then 1.5× steps (24, 32, 48, 64 …): finer where a 2-core machine's limit lies."""
     levels, n = [], 1
     while n <= max_calls:
         levels.append(n)
-        n *= 2
+        n = n * 2 if n < 16 else n * 3 // 2 if n % 16 == 0 else n * 4 // 3
     return levels
 
 
@@ -147,9 +149,13 @@ def run_config(name: str, extra_env: dict[str, str], options: Options, console: 
                 "levels": [],
             }
             broke_at: int | None = None
+            spread = options.spread_s
             for calls in options.levels:
-                level = run_one_level(server, sampler, turns, calls, options, name)
+                level = run_one_level(server, sampler, turns, calls, options, name, spread_s=spread or 0.0)
                 result["levels"].append(level)
+                if spread is None:  # one call's length, from the first level
+                    spread = round(level["duration_s"] / options.calls_per_slot, 1)
+                    result["spread_s"] = spread
                 console.print(_progress(level))
                 if not level["ok"] and broke_at is None:
                     broke_at = calls
@@ -169,7 +175,14 @@ def run_config(name: str, extra_env: dict[str, str], options: Options, console: 
 
 
 def run_one_level(
-    server: ServerProcess, sampler: RssSampler, turns: list[Any], calls: int, options: Options, name: str
+    server: ServerProcess,
+    sampler: RssSampler,
+    turns: list[Any],
+    calls: int,
+    options: Options,
+    name: str,
+    *,
+    spread_s: float,
 ) -> dict[str, Any]:
     before = server.metrics()
     cpu0, client0 = cpu_seconds(server.pid), _client_cpu()
@@ -177,14 +190,15 @@ def run_one_level(
     sampler.reset()
     t0 = time.monotonic()
     with _py_spy(server.pid, f"{name}-n{calls}", enabled=options.py_spy) as profile:
-        outcomes = _run_async(
+        run = _run_async(
             run_level(
                 server.base_url,
                 AUTH_TOKEN,
                 turns,
                 calls,
                 speed=options.speed,
-                stagger_s=options.stagger_s,
+                spread_s=spread_s,
+                calls_per_slot=options.calls_per_slot,
                 endpoint_silence_ms=options.endpoint_silence_ms,
                 timeout_s=options.call_timeout_s,
             )
@@ -196,7 +210,7 @@ def run_one_level(
     after = server.metrics()
     return summarise_level(
         calls,
-        outcomes,
+        run,
         before,
         after,
         duration_s=duration,
@@ -211,7 +225,7 @@ def run_one_level(
 
 def summarise_level(
     calls: int,
-    outcomes: list[CallOutcome],
+    run: LevelRun,
     before: dict[str, Any],
     after: dict[str, Any],
     *,
@@ -223,13 +237,20 @@ def summarise_level(
     p95_limit_ms: float,
     profile: str | None = None,
 ) -> dict[str, Any]:
-    """One level's numbers, and whether it held (p95 within the limit, no late audio, no failed call)."""
-    latencies = [r.latency_ms for o in outcomes for r in o.responses]
-    raw = [r.raw_ms for o in outcomes for r in o.responses]
+    """One level's numbers, and whether it held (p95 within the limit, no late audio, no failed call).
+
+    Latencies count the answers to caller turns that ended while all ``calls`` were on the line (the steady-state
+    window); failures, gaps and late frames count over the whole level.
+    """
+    outcomes = run.outcomes
+    low, high = run.window
+    answered = [r for o in outcomes for r in o.responses]
+    steady = [r for r in answered if low <= r.at <= high] or answered
+    latencies = [r.latency_ms for r in steady]
+    raw = [r.raw_ms for r in steady]
     by_prompt: dict[str, list[float]] = {}
-    for o in outcomes:
-        for r in o.responses:
-            by_prompt.setdefault(r.prompt or "?", []).append(r.latency_ms)
+    for r in steady:
+        by_prompt.setdefault(r.prompt or "?", []).append(r.latency_ms)
     failed = [o for o in outcomes if not o.ok]
     prompt_frames = sum(o.prompt_frames for o in outcomes)
     underruns = sum(o.underrun_ticks for o in outcomes)
@@ -259,6 +280,8 @@ def summarise_level(
         "calls_transferred": sum(1 for o in outcomes if o.transferred),
         "duration_s": round(duration_s, 2),
         "responses": len(latencies),
+        "responses_all": len(answered),
+        "window_s": round(max(0.0, high - low), 1),
         "latency_ms": client,
         "latency_raw_ms": percentiles(raw),
         "latency_by_prompt_ms": {k: percentiles(v) for k, v in sorted(by_prompt.items())},
@@ -508,7 +531,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--levels", help="explicit comma-separated levels, e.g. 1,2,4,6,8 (overrides --max-calls)")
     parser.add_argument("--baseline", action="store_true", help="also run the naive configuration and compare")
     parser.add_argument("--speed", type=float, default=1.0, help="line pace (1.0 = real time; >1 only for smoke runs)")
-    parser.add_argument("--stagger", type=float, default=1.5, help="spread call starts over this many seconds")
+    parser.add_argument(
+        "--spread", type=float, help="spread the slots' starts over this many seconds (default: one call's length)"
+    )
+    parser.add_argument("--calls-per-slot", type=int, default=2, help="calls each slot places back to back")
     parser.add_argument("--script", choices=["standard", "short"], default="standard", help="what each caller does")
     parser.add_argument("--p95-limit-ms", type=float, default=400.0, help="a level breaks above this p95 latency")
     parser.add_argument("--endpoint-silence-ms", type=int, default=700, help="IVR_ENDPOINT_SILENCE_MS for the server")
@@ -525,7 +551,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     return Options(
         levels=sorted(set(levels)),
         speed=args.speed,
-        stagger_s=args.stagger,
+        spread_s=args.spread,
+        calls_per_slot=args.calls_per_slot,
         script=args.script,
         p95_limit_ms=args.p95_limit_ms,
         endpoint_silence_ms=args.endpoint_silence_ms,

@@ -23,7 +23,8 @@ def print_header(report: dict[str, Any], console: Console) -> None:
     console.print(
         f"machine: {report['machine']['cpus']} CPUs, Python {report['machine']['python']} · "
         f"line speed {options['speed']}× · script {options['script']} · "
-        f"calls staggered over {options['stagger_s']} s · IVR_ENDPOINT_SILENCE_MS={report['endpoint_silence_ms']} "
+        f"{options['calls_per_slot']} calls per slot, slot starts spread over "
+        f"{options['spread_s'] or 'one call length'} s · IVR_ENDPOINT_SILENCE_MS={report['endpoint_silence_ms']} "
         "(subtracted from every latency)"
     )
 

@@ -53,6 +53,10 @@ PREROLL_FRAMES = 15  # 300 ms of audio before the detected speech start goes to 
 CHUNK_FRAMES = 10  # feed the recogniser 200 ms at a time: fewer thread hops, still streaming
 DTMF_INTERDIGIT_S = 2.5
 MIN_SPEECH_MS = 500  # an empty result from less speech than this is noise, not a turn
+#: After this much trailing silence the recogniser finalises what it heard (a "seal") and further silence is held
+#: back: if the caller goes on, the held audio is fed first; if not, the turn's transcript is ready when the
+#: endpointer's full silence has passed — the slow part of Vosk's final result is off the response path.
+SEAL_AFTER_MS = 300
 
 
 class Synthesizer(Protocol):
@@ -103,6 +107,11 @@ class TurnMetrics:
 
 
 @dataclass(frozen=True)
+class _Seal:
+    """The caller paused long enough for the recogniser to finalise what it has heard."""
+
+
+@dataclass(frozen=True)
 class _EndOfUtterance:
     speech_ms: int
     audio: np.ndarray  # the utterance's 8 kHz PCM, for the voice's distress features
@@ -139,6 +148,11 @@ class CallSession:
         self._in_utterance = False
         self._preroll: deque[np.ndarray] = deque(maxlen=PREROLL_FRAMES)
         self._chunk: list[np.ndarray] = []
+        self._held: list[np.ndarray] = []  # trailing silence not (yet) given to the recogniser
+        self._sealed = False
+        silence = deps.settings.endpoint_silence_ms
+        self._seal_after_ms = SEAL_AFTER_MS if silence >= SEAL_AFTER_MS + 200 else None
+        self._naive = deps.settings.naive_decode
         self._pending_samples = np.zeros(0, dtype=np.int16)
         self._decode_queue: asyncio.Queue[object] = asyncio.Queue()
         self._decoder: asyncio.Task[None] | None = None
@@ -196,11 +210,15 @@ class CallSession:
 
     async def _on_frame(self, frame: np.ndarray) -> None:
         event = self._endpointer.feed(frame)
-        if self._in_utterance:
-            self._chunk.append(frame)
+        if self._naive:
+            # Benchmark baseline: every 20 ms frame goes to the recogniser at once, speech or not.
+            self._decode_queue.put_nowait(pcm_to_bytes(frame))
+            if self._in_utterance:
+                self._utterance.append(frame)
+        elif self._in_utterance:
             self._utterance.append(frame)
-            if len(self._chunk) >= CHUNK_FRAMES:
-                self._flush_chunk()
+            if not isinstance(event, SpeechEnded):
+                self._route(frame)
         else:
             self._preroll.append(frame)
         if isinstance(event, SpeechStarted) and self._expect_input and not self._in_utterance:
@@ -221,8 +239,29 @@ class CallSession:
         self._utterance = list(self._preroll)
         self._preroll.clear()
 
+    def _route(self, frame: np.ndarray) -> None:
+        """Send a frame of the utterance to the recogniser, except trailing silence past the seal point."""
+        silence = self._endpointer.silence_ms
+        if silence == 0.0:
+            if self._held:  # the caller went on after a pause: the pause belongs to what they say
+                self._chunk.extend(self._held)
+                self._held = []
+            self._sealed = False
+        elif self._seal_after_ms is not None and silence > self._seal_after_ms:
+            self._held.append(frame)
+            if not self._sealed:
+                self._sealed = True
+                self._flush_chunk()
+                self._decode_queue.put_nowait(_Seal())
+            return
+        self._chunk.append(frame)
+        if len(self._chunk) >= CHUNK_FRAMES:
+            self._flush_chunk()
+
     def _end_utterance(self, speech_ms: int) -> None:
         self._in_utterance = False
+        self._held = []
+        self._sealed = False
         self._flush_chunk()
         self._speech_ended_at = time.monotonic()
         audio = np.concatenate(self._utterance) if self._utterance else np.zeros(0, dtype=np.int16)
@@ -272,8 +311,14 @@ class CallSession:
             if recognizer is None:
                 return
             if isinstance(item, _EndOfUtterance):
-                async with self._recognizer_lock:
-                    transcript: Transcript = await self._deps.pool.run(self._final, recognizer)
+                # The voice's features need only the audio: work them out on the other decode thread meanwhile.
+                features = asyncio.ensure_future(self._deps.pool.run(voice_features, item.audio))
+                try:
+                    async with self._recognizer_lock:
+                        transcript: Transcript = await self._deps.pool.run(self._final, recognizer)
+                    voice = await features
+                finally:
+                    features.cancel()
                 if transcript.is_empty and item.speech_ms < MIN_SPEECH_MS:
                     # A click or a burst of line noise, not a caller's turn: don't count it as a failed attempt.
                     self._speech_ended_at = None
@@ -281,8 +326,10 @@ class CallSession:
                         self._arm_no_input()
                     continue
                 self.metrics.utterances += 1
-                voice = await self._deps.pool.run(voice_features, item.audio)
                 await self._handle(Utterance(transcript), voice=voice)
+            elif isinstance(item, _Seal):
+                async with self._recognizer_lock:
+                    await self._deps.pool.run(self._seal, recognizer)
             elif isinstance(item, bytes):
                 async with self._recognizer_lock:
                     await self._deps.pool.run(self._accept, recognizer, item)
@@ -292,6 +339,11 @@ class CallSession:
         start = time.perf_counter()
         recognizer.accept(audio)
         self._deps.metrics.decoded(time.perf_counter() - start, len(audio) / 2 / TELEPHONE_RATE)
+
+    def _seal(self, recognizer: Recognizer) -> None:
+        start = time.perf_counter()
+        recognizer.seal()
+        self._deps.metrics.decoded(time.perf_counter() - start)
 
     def _final(self, recognizer: Recognizer) -> Transcript:
         start = time.perf_counter()
@@ -403,6 +455,8 @@ class CallSession:
         self._last_mark = await self.speaker.play(audio, say.key, interruptible=say.interruptible)
 
     async def _set_grammar(self, grammar: GrammarName) -> None:
+        if self._naive:
+            return  # the baseline decodes everything with the free-speech recogniser
         if grammar != self._grammar and self._recognizer is not None:
             self._grammar = grammar
             phrases = self._deps.grammar_phrases(self.language, grammar)

@@ -155,8 +155,10 @@ def _on_speech(ctx: DialogContext, state: DialogState, transcript: Transcript) -
         heard = IntentResult(AGENT_REQUEST, 1.0, ("asked for a person in so many words",))
         return _transfer(ctx, state, "transfer_caller_request", "caller_request", state.last_intent or "", heard)
     if not tokenize(text):
-        # Only "[unk]": the caller said something outside the grammar. Nothing at all: as good as silence.
-        return _fail(ctx, state, "not_understood" if has_unknown_marker(text) else "no_input")
+        # Only "[unk]", or words in no script the grammars use: the caller said something we cannot place.
+        # Nothing at all: as good as silence (the reprompt then asks them to speak, not to rephrase).
+        said_something = has_unknown_marker(text) or bool(text.strip())
+        return _fail(ctx, state, "not_understood" if said_something else "no_input")
     if transcript.confidence < ctx.min_confidence:
         return _fail(ctx, state, "low_confidence")
 

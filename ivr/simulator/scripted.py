@@ -25,6 +25,9 @@ class ScriptedRecognizer(Recognizer):
     def partial(self) -> str:
         return ""
 
+    def seal(self) -> None:
+        return None
+
     def final(self) -> Transcript:
         duration = self._samples / TELEPHONE_RATE
         self._samples = 0

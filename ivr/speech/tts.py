@@ -387,12 +387,14 @@ class SpeechSynthesizer:
         *,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         memory_items: int = 256,
+        cache: bool = True,
     ) -> None:
         check_rate(rate)  # fail at construction, not at the first call
         self.cache_dir = cache_dir
         self.grammars_dir = grammars_dir
         self.rate = rate
         self.timeout_s = timeout_s
+        self.cache = cache  # False only for the benchmark's naive baseline: every prompt is rendered anew
         self._memory = _Lru(memory_items)
         self._voices: dict[str, str] = {}
         self._owner: _EngineOwner | None = None
@@ -514,14 +516,15 @@ class SpeechSynthesizer:
         return mine
 
     async def _obtain(self, request: _Request) -> bytes:
-        audio = self._memory.get(request.key)
-        if audio is not None:
-            self._count_hit(memory=True)
-            return audio
-        audio = await asyncio.to_thread(self._read_disk, request.key)
-        if audio is not None:
-            self._count_hit()
-            return audio
+        if self.cache:
+            audio = self._memory.get(request.key)
+            if audio is not None:
+                self._count_hit(memory=True)
+                return audio
+            audio = await asyncio.to_thread(self._read_disk, request.key)
+            if audio is not None:
+                self._count_hit()
+                return audio
         future, mine = self._render_future(request)
         audio = await self._await_async(future, request)
         if not mine:

@@ -47,6 +47,10 @@ class Recognizer(Protocol):
 
     def partial(self) -> str: ...
 
+    def seal(self) -> None:
+        """The caller paused: decode what they said so far now, so ``final`` is quick if they do not go on."""
+        ...
+
     def final(self) -> Transcript:
         """End the utterance, return what was said, and get ready for the next one."""
         ...

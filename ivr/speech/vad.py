@@ -83,6 +83,11 @@ class Endpointer:
             return self.min_threshold_dbfs
         return max(self._floor + self.margin_db, self.min_threshold_dbfs)
 
+    @property
+    def silence_ms(self) -> float:
+        """Unvoiced audio since the caller's last voiced frame while they are talking (0 while voiced or quiet)."""
+        return self._silence_ms if self.in_speech else 0.0
+
     def is_voiced(self, frame: Pcm) -> bool:
         """Whether this frame is louder than the call's start threshold; changes no state (for barge-in)."""
         return rms_dbfs(frame) > self.threshold_dbfs

@@ -44,7 +44,8 @@ def test_a_smoke_run_reports_latency_late_audio_cpu_and_memory_for_one_and_two_c
     options = Options(
         levels=[1, 2],
         speed=4.0,
-        stagger_s=0.2,
+        spread_s=0.2,
+        calls_per_slot=1,
         script="short",
         p95_limit_ms=1e9,  # never break on speed here: both levels must run
         model=ko_model_path,

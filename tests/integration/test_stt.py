@@ -7,6 +7,7 @@ structure (timing, confidences, grammars, threading), not accuracy. Run with ``-
 from __future__ import annotations
 
 import asyncio
+import itertools
 import subprocess
 import time
 from collections.abc import Iterator
@@ -244,3 +245,74 @@ def test_streaming_resampling_in_20ms_chunks_matches_resampling_the_whole_call(d
     whole = resample(dutch_8k, 8000, 16000)
     assert len(streamed) == len(whole) == 2 * len(dutch_8k)
     assert np.max(np.abs(streamed.astype(np.int32) - whole)) <= 1
+
+
+def test_a_call_borrows_a_native_recogniser_only_while_the_caller_talks_and_the_next_call_reuses_it(
+    ko_model_path: Path, korean_8k: Pcm
+) -> None:
+    engine = VoskEngine(ko_model_path)
+    first, second = engine.new_recognizer("CA-first"), engine.new_recognizer("CA-second")
+    assert engine.pool_stats() == {"created": 0, "in_use": 0, "idle": 0}  # a call that is not talking holds none
+
+    first.accept(pcm_to_bytes(korean_8k[:1600]))
+    assert engine.pool_stats()["in_use"] == 1
+    heard_first = decode(first, korean_8k[1600:])
+    assert engine.pool_stats() == {"created": 1, "in_use": 0, "idle": 1}
+
+    heard_second = decode(second, korean_8k)
+    first.close()
+    second.close()
+
+    assert engine.pool_stats() == {"created": 1, "in_use": 0, "idle": 1}  # warm, reused, not re-created
+    assert not heard_first.is_empty and not heard_second.is_empty
+    assert heard_second.words[0].start == pytest.approx(heard_first.words[0].start, abs=0.35)  # its own clock
+
+
+def test_a_reused_recogniser_never_carries_one_callers_words_into_the_next_call(
+    ko_model_path: Path, korean_8k: Pcm
+) -> None:
+    engine = VoskEngine(ko_model_path)
+    talker = engine.new_recognizer("CA-talker")
+    talker.accept(pcm_to_bytes(korean_8k))  # hangs up mid-sentence: the utterance is never finalised
+    talker.close()
+    silent = engine.new_recognizer("CA-silent")
+    nothing = decode(silent, np.zeros(8000, dtype=np.int16))
+    silent.close()
+
+    assert engine.pool_stats()["created"] == 1, "the second call got the first call's (finalised) recogniser"
+    assert nothing.is_empty and nothing.words == ()
+
+
+def test_a_sealed_pause_joins_the_words_before_and_after_it_into_one_utterance(
+    recognizer: VoskRecognizer, korean_8k: Pcm
+) -> None:
+    pause = np.zeros(2400, dtype=np.int16)  # 300 ms
+    for part in (korean_8k, pause):
+        for i in range(0, len(part), CHUNK):
+            recognizer.accept(pcm_to_bytes(part[i : i + CHUNK]))
+    recognizer.seal()
+    after_seal = decode(recognizer, korean_8k)
+
+    heard_twice = after_seal.words
+    half = len(heard_twice) // 2
+    print(f"\n[stt] sealed utterance: {after_seal.text!r}")
+    assert len(heard_twice) >= 2 and after_seal.text == " ".join(w.text for w in heard_twice)
+    assert after_seal.duration == pytest.approx((2 * len(korean_8k) + len(pause)) / 8000)
+    # times run on across the seal: the second sentence's words start after the first sentence and the pause
+    assert heard_twice[half].start >= len(korean_8k) / 8000 - 0.1
+    assert all(a.start <= b.start for a, b in itertools.pairwise(heard_twice))
+
+
+def test_without_pooling_a_call_keeps_one_native_recogniser_for_all_its_turns(
+    ko_model_path: Path, korean_8k: Pcm
+) -> None:
+    engine = VoskEngine(ko_model_path, reuse=False)  # the benchmark's naive baseline
+    recognizer = engine.new_recognizer("CA-naive")
+    decode(recognizer, korean_8k)
+    decode(recognizer, korean_8k)
+    assert engine.pool_stats() == {"created": 1, "in_use": 1, "idle": 0}
+    recognizer.close()
+    other = engine.new_recognizer("CA-naive-2")
+    decode(other, korean_8k)
+    other.close()
+    assert engine.pool_stats() == {"created": 2, "in_use": 0, "idle": 0}

@@ -1,0 +1,32 @@
+"""Warm the recogniser pool at start-up so the first callers are decoded at full speed.
+
+A lookahead Vosk model builds its decoding graph lazily inside each native recogniser; the first seconds of speech a
+recogniser ever hears decode several times slower than later ones. Decoding one of our own prompts (telephone-band,
+through the same μ-law path callers take) on a few pooled recognisers pays that cost before the first call does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from ivr.audio.codec import TELEPHONE_RATE, pcm_to_bytes, resample, ulaw_decode
+from ivr.speech.stt import VoskEngine
+
+log = logging.getLogger(__name__)
+
+
+class _Synthesizer(Protocol):
+    async def synthesize(self, text: str, language: str) -> bytes: ...
+
+
+async def warm_up_recognizers(engine: VoskEngine, synth: _Synthesizer, text: str, language: str, count: int) -> float:
+    """Decode ``text`` spoken by our TTS on ``count`` pooled recognisers; returns the seconds it took."""
+    if count <= 0:
+        return 0.0
+    ulaw = await synth.synthesize(text, language)
+    pcm = resample(ulaw_decode(ulaw), TELEPHONE_RATE, engine.sample_rate)
+    seconds = await asyncio.to_thread(engine.warm_up, pcm_to_bytes(pcm), count)
+    log.info("warmed %d recognisers in %.1fs", count, seconds)
+    return seconds
