@@ -14,13 +14,17 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ivr import __version__
+from ivr.admin.router import router as admin_router
 from ivr.config import Settings
 from ivr.deps import RuntimeDep
 from ivr.rules.loader import RulesError
 from ivr.runtime import Runtime, build_runtime, model_label
 from ivr.speech.models import resolve_model
+from ivr.speech.prompts import render_all
 from ivr.speech.stt import VoskEngine
 from ivr.speech.types import RecognizerFactory
+from ivr.speech.warmup import warm_up_recognizers
+from ivr.store.retention import purge_on_schedule
 from ivr.telephony import handover, media, ops, webhooks
 
 log = logging.getLogger(__name__)
@@ -37,7 +41,7 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
         label = "scripted (text turns)"
         if factory is None:
             path = resolve_model(settings)
-            factory = await asyncio.to_thread(VoskEngine, path)
+            factory = await asyncio.to_thread(VoskEngine, path, reuse=not settings.naive_decode)
             label = model_label(path)
         model_seconds = time.perf_counter() - t0
         runtime = await asyncio.to_thread(build_runtime, settings, factory, label)
@@ -45,12 +49,17 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
         app.state.runtime = runtime
         log.info("Warmline ready: model %s loaded in %.2fs, language %s", label, model_seconds, settings.language)
         watcher = asyncio.create_task(_watch_rules(runtime), name="rules-watcher")
+        warming = asyncio.create_task(_warm_up(runtime), name="recogniser-warm-up")
+        retention = asyncio.create_task(
+            purge_on_schedule(runtime.writer, settings.retention_days), name="retention-purge"
+        )
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in (watcher, retention, warming):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await asyncio.to_thread(runtime.close)
 
     app = FastAPI(title="Warmline", version=__version__, lifespan=lifespan)
@@ -59,6 +68,7 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
     app.include_router(media.router)
     app.include_router(ops.router)
     app.include_router(handover.router)
+    app.include_router(admin_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(runtime: RuntimeDep) -> dict[str, object]:
@@ -82,9 +92,44 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
             "rss_mb": _rss_mb(),
             "startup_s": runtime.startup_seconds,
             "tts_cache": dataclasses.asdict(runtime.synth.cache_stats),
+            "recognizer_pool": _recognizer_pool(runtime),
+            "store_writer": {**runtime.writer.stats.snapshot(), "backlog": runtime.writer.backlog},
         }
 
     return app
+
+
+async def _warm_up(runtime: Runtime) -> None:
+    """In the background: the server answers calls at once, and is at full speed a few seconds later.
+
+    Every fixed prompt is rendered into the cache (calls then never wait for espeak-ng), and a few recognisers are
+    warmed with speech (a lookahead model decodes a recogniser's first seconds several times slower).
+    """
+    settings = runtime.settings
+    if settings.tts_cache:
+        languages = dict.fromkeys([settings.language, settings.agent_language or settings.language])
+        try:
+            started = time.perf_counter()
+            await render_all(runtime.synth, settings.grammars_dir, languages, settings.company_name)
+            runtime.startup_seconds["prompt_render"] = round(time.perf_counter() - started, 3)
+        except Exception:
+            log.exception("pre-rendering the prompts failed; they will be rendered on first use")
+    engine = runtime.session_deps.recognizers
+    if not isinstance(engine, VoskEngine) or settings.naive_decode or settings.warm_recognizers <= 0:
+        return
+    language = settings.language
+    text = runtime.flows[language].say("greeting", {"company": settings.company_name}).text
+    try:
+        seconds = await warm_up_recognizers(engine, runtime.synth, text, language, settings.warm_recognizers)
+    except Exception:
+        log.exception("warming the recognisers failed; the first calls will decode more slowly")
+        return
+    runtime.startup_seconds["recognizer_warm_up"] = round(seconds, 3)
+
+
+def _recognizer_pool(runtime: Runtime) -> dict[str, int] | None:
+    engine = runtime.session_deps.recognizers
+    return engine.pool_stats() if isinstance(engine, VoskEngine) else None
 
 
 async def _watch_rules(runtime: Runtime) -> None:

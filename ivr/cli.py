@@ -21,6 +21,8 @@ app = typer.Typer(
 models_app = typer.Typer(help="Vosk speech models.", no_args_is_help=True)
 rules_app = typer.Typer(help="Supervisors' transfer rules.", no_args_is_help=True)
 prompts_app = typer.Typer(help="Spoken prompts.", no_args_is_help=True)
+users_app = typer.Typer(help="Supervisor console users.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 app.add_typer(models_app, name="models")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(rules_app, name="rules")
@@ -38,10 +40,22 @@ def _fail(exc: Exception) -> typer.Exit:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes (1: see below).")] = 1,
 ) -> None:
-    """Run the Warmline server (Twilio webhooks and media streams)."""
+    """Run the Warmline server (Twilio webhooks and media streams).
+
+    One process per machine: its decode threads (IVR_DECODE_WORKERS) already use every core, and a second process
+    would load the model again (~500 MB) while a call's stream and its follow-up webhooks may reach different
+    processes, whose live call state is not shared yet.
+    """
     import uvicorn
+
+    if workers != 1:
+        raise typer.BadParameter(
+            "Warmline runs as one process per machine for now: raise IVR_DECODE_WORKERS to use more cores "
+            "(live call state is not shared between processes yet).",
+            param_hint="--workers",
+        )
 
     uvicorn.run("app:app", host=host, port=port, workers=workers, ws_ping_interval=None)
 
@@ -214,6 +228,81 @@ def evaluate(
     if misses:
         for line in report.misses:
             console.print(f"[dim]miss[/dim] {line}")
+
+
+@app.command()
+def purge(
+    older_than: Annotated[str, typer.Option(help="Delete calls that started longer ago: 30d, 12h, 2w, 90m.")] = "30d",
+) -> None:
+    """Delete stored calls (turns, transfers, call-backs) older than the cutoff: the retention policy."""
+    from ivr.store.repository import Store
+    from ivr.store.retention import cutoff, parse_age
+
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--older-than") from exc
+    settings = Settings()
+    try:
+        store = Store.open(settings.resolved_database_url, redact_kinds=settings.redact)
+    except IvrError as exc:
+        raise _fail(exc) from exc
+    try:
+        moment = cutoff(age)
+        count = store.purge(moment)
+        store.audit("cli", "calls.purge", older_than, {"before": moment.isoformat(), "deleted": count})
+    finally:
+        store.close()
+    console.print(f"purged {count} call(s) started before {moment:%Y-%m-%d %H:%M} UTC")
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="supervisor (may change rules) or viewer (may look).")] = "viewer",
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="IVR_USER_PASSWORD",
+            show_default=False,
+            help="At least 8 characters; asked for when not given (or set IVR_USER_PASSWORD).",
+        ),
+    ] = "",
+) -> None:
+    """Create a console user; the password is stored as an argon2 hash."""
+    from ivr.store.repository import Store
+
+    settings = Settings()
+    try:
+        store = Store.open(settings.resolved_database_url)
+        try:
+            user = store.add_user(username, password, role)
+            store.audit("cli", "user.add", user.username, {"role": user.role})
+        finally:
+            store.close()
+    except IvrError as exc:
+        raise _fail(exc) from exc
+    console.print(f"user {user.username} added ({user.role})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Console users and their roles."""
+    from ivr.store.repository import Store
+
+    settings = Settings()
+    try:
+        store = Store.open(settings.resolved_database_url)
+    except IvrError as exc:
+        raise _fail(exc) from exc
+    try:
+        for user in store.list_users():
+            console.print(f"{user.username}\t{user.role}\t{user.created_at:%Y-%m-%d}")
+    finally:
+        store.close()
 
 
 def main() -> None:

@@ -7,13 +7,15 @@ construct as many differently-configured apps as they like in one process.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Language = Literal["nl", "en"]
+RedactKind = Literal["iban", "bsn", "card", "phone", "email", "number"]
+REDACT_KINDS: tuple[RedactKind, ...] = ("iban", "bsn", "card", "phone", "email", "number")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,7 +48,24 @@ class Settings(BaseSettings):
     rules_file: Path = Field(default=REPO_ROOT / "rules.yaml", description="Supervisors' transfer rules (YAML).")
     rules_poll_s: float = Field(default=2.0, gt=0, description="How often the rules file is checked for changes.")
     admin_token: SecretStr | None = Field(default=None, description="Bearer token for the ops endpoints.")
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Key signing the console's session cookies (default: generated once, kept in data_dir).",
+    )
+    session_max_age_s: int = Field(default=12 * 3600, ge=60, description="How long a console login lasts.")
     service_data: Path | None = Field(default=None, description="JSON file with orders and opening hours.")
+
+    # Durable store
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the call store, e.g. postgresql+psycopg://user:pw@host/db "
+        "(default: SQLite data_dir/warmline.db).",
+    )
+    redact: Annotated[list[RedactKind], NoDecode] = Field(
+        default_factory=lambda: list(REDACT_KINDS),
+        description="Personal data masked before storage, comma-separated (IVR_REDACT=iban,bsn,phone; 'none').",
+    )
+    retention_days: float = Field(default=30, gt=0, description="Calls older than this are purged (hourly).")
 
     # Speech timing
     endpoint_silence_ms: int = Field(default=700, ge=100, le=5000, description="Trailing silence ending a turn.")
@@ -58,6 +77,14 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=20, description="Pace outbound audio N× real time (simulations and tests only)."
     )
     decode_workers: int = Field(default=2, ge=1, le=64)
+    warm_recognizers: int = Field(
+        default=2, ge=0, le=64, description="Recognisers warmed up with speech at start-up (first calls decode fast)."
+    )
+    naive_decode: bool = Field(
+        default=False,
+        description="Benchmark baseline only: every frame to a fresh free-speech recogniser per call, no VAD gating.",
+    )
+    tts_cache: bool = Field(default=True, description="Benchmark baseline only when false: render every prompt anew.")
 
     @field_validator("public_url")
     @classmethod
@@ -66,6 +93,17 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("IVR_PUBLIC_URL must be an absolute http(s) URL, e.g. https://ivr.example.com")
         return value.rstrip("/")
+
+    @field_validator("redact", mode="before")
+    @classmethod
+    def _split_kinds(cls, value: object) -> object:
+        """``IVR_REDACT=iban,bsn`` or ``all`` / ``none``: a deployment lists what it masks before storage."""
+        if isinstance(value, str):
+            words = [word.strip().lower() for word in value.split(",") if word.strip()]
+            if words == ["all"]:
+                return list(REDACT_KINDS)
+            return [] if words == ["none"] else words
+        return value
 
     @property
     def stream_url(self) -> str:
@@ -81,6 +119,10 @@ class Settings(BaseSettings):
     @property
     def auth_token(self) -> str:
         return self.twilio_auth_token.get_secret_value()
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'warmline.db'}"
 
     @property
     def resolved_models_dir(self) -> Path:

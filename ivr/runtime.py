@@ -24,6 +24,8 @@ from ivr.signals.distress import DistressLexicon, load_distress_lexicon
 from ivr.speech.stt import DecodePool
 from ivr.speech.tts import SpeechSynthesizer
 from ivr.speech.types import RecognizerFactory
+from ivr.store.repository import Store
+from ivr.store.writer import StoreWriter
 from ivr.telephony.security import SignatureChecker, StreamTokens
 from ivr.transfer.desk import TransferDesk
 
@@ -46,12 +48,16 @@ class Runtime:
     rulebook: RuleBook
     desk: TransferDesk
     flows: dict[str, Flow]
+    store: Store
+    writer: StoreWriter
     started: float = field(default_factory=time.time)
     startup_seconds: dict[str, float] = field(default_factory=dict)
 
     def close(self) -> None:
         self.synth.close()
         self.pool.shutdown()
+        self.writer.close()  # drains the queue: what calls said before shutdown is written
+        self.store.close()
 
 
 def load_service_data(settings: Settings) -> ServiceData:
@@ -83,13 +89,31 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
     def grammar_phrases(language: str, grammar: GrammarName) -> list[str] | None:
         return flows[language].grammar_phrases(grammar)
 
-    synth = SpeechSynthesizer(settings.audio_cache_dir, settings.grammars_dir, rate=settings.tts_rate)
+    t0 = time.perf_counter()  # first: a wrong IVR_DATABASE_URL fails start-up before threads exist
+    store = Store.open(settings.resolved_database_url, redact_kinds=settings.redact)
+    store.close_interrupted()  # calls a killed predecessor left open
+    writer = StoreWriter(store).start()
+    timings["store"] = time.perf_counter() - t0
+    synth = SpeechSynthesizer(
+        settings.audio_cache_dir, settings.grammars_dir, rate=settings.tts_rate, cache=settings.tts_cache
+    )
     synth.start()
     pool = DecodePool(settings.decode_workers)
-    registry = CallRegistry()
+    registry = CallRegistry(sink=writer)
     metrics = ServerMetrics()
     known_intents = {label for flow in flows.values() for label in flow.intents.labels}
-    rulebook = RuleBook(settings.rules_file, settings.data_dir, known_intents=known_intents)
+    rulebook = RuleBook(
+        settings.rules_file,
+        settings.data_dir,
+        known_intents=known_intents,
+        on_accept=lambda version, text: store.save_rule_version(
+            text,
+            source="file",
+            author="rules file",
+            note=f"{version.source} (file version {version.number})",
+            dedupe=True,
+        ),
+    )
     lexicons: dict[str, DistressLexicon] = {
         lang: load_distress_lexicon(settings.grammars_dir, lang) for lang in LANGUAGES
     }
@@ -120,6 +144,8 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
         rulebook=rulebook,
         desk=desk,
         flows=flows,
+        store=store,
+        writer=writer,
         startup_seconds=timings,
     )
 

@@ -7,12 +7,16 @@ process.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
+
+log = logging.getLogger(__name__)
 
 EventKind = Literal["prompt", "caller", "dtmf", "action", "barge_in", "error", "no_input"]
 
@@ -87,15 +91,50 @@ class CallRecord(BaseModel):
     events: list[CallEvent] = Field(default_factory=list)
 
 
+class CallSink(Protocol):
+    """Told about every change to a call, in order (e.g. the durable store's writer).
+
+    Called while the registry holds its lock, from whatever thread changed the call — often the event loop — so an
+    implementation must only hand the change over (a queue put), never do I/O. Values must not be mutated.
+    """
+
+    def call_opened(self, record: CallRecord) -> None: ...
+
+    def event_added(self, call_sid: str, seq: int, event: CallEvent) -> None: ...
+
+    def outcome_set(self, call_sid: str, outcome: Outcome) -> None: ...
+
+    def call_finished(self, call_sid: str, status: str, ended: float) -> None: ...
+
+    def transfer_added(self, transfer: TransferRecord) -> None: ...
+
+    def transfer_updated(self, transfer: TransferRecord) -> None: ...
+
+    def callback_added(self, transfer_id: str, request: CallbackRequest) -> None: ...
+
+
 @dataclass
 class CallRegistry:
-    """In-process store of call records and live-session counters (thread-safe; the admin reads it too)."""
+    """In-process store of call records and live-session counters (thread-safe; the admin reads it too).
+
+    ``sink``, when set, hears every change (see :class:`CallSink`); a failing sink is logged and never fails a call.
+    """
 
     records: dict[str, CallRecord] = field(default_factory=dict)
     transfers: dict[str, TransferRecord] = field(default_factory=dict)
     active_sessions: int = 0
     live_recognizers: int = 0
+    sink: CallSink | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _notify(self, tell: Callable[[CallSink], None]) -> None:
+        """Pass a change to the sink (caller holds the lock, so the sink sees changes in the order they happened)."""
+        if self.sink is None:
+            return
+        try:
+            tell(self.sink)
+        except Exception:
+            log.exception("call sink failed; the call goes on")
 
     def open(self, call_sid: str, language: str, caller: str = "") -> CallRecord:
         with self._lock:
@@ -103,6 +142,8 @@ class CallRegistry:
             if record is None:
                 record = CallRecord(call_sid=call_sid, language=language, caller=caller)
                 self.records[call_sid] = record
+                opened = record.model_copy()
+                self._notify(lambda sink: sink.call_opened(opened))
             return record
 
     def get(self, call_sid: str) -> CallRecord | None:
@@ -116,10 +157,14 @@ class CallRegistry:
                 return
             event = CallEvent.model_validate({"at": round(time.time() - record.started, 3), "kind": kind, **values})
             record.events.append(event)
+            seq = len(record.events)
+            self._notify(lambda sink: sink.event_added(call_sid, seq, event))
 
     def add_transfer(self, transfer: TransferRecord) -> None:
         with self._lock:
             self.transfers[transfer.transfer_id] = transfer
+            added = transfer.model_copy(deep=True)
+            self._notify(lambda sink: sink.transfer_added(added))
 
     def get_transfer(self, transfer_id: str) -> TransferRecord | None:
         with self._lock:
@@ -139,6 +184,8 @@ class CallRegistry:
                 return None
             updated = transfer.model_copy(update=values)
             self.transfers[transfer_id] = updated
+            snapshot = updated.model_copy(deep=True)
+            self._notify(lambda sink: sink.transfer_updated(snapshot))
             return updated
 
     def add_callback(self, transfer_id: str, request: CallbackRequest) -> None:
@@ -146,12 +193,14 @@ class CallRegistry:
             transfer = self.transfers.get(transfer_id)
             if transfer is not None:
                 transfer.callbacks.append(request)
+                self._notify(lambda sink: sink.callback_added(transfer_id, request))
 
     def set_outcome(self, call_sid: str, outcome: Outcome) -> None:
         with self._lock:
             record = self.records.get(call_sid)
             if record is not None and record.outcome is None:
                 record.outcome = outcome
+                self._notify(lambda sink: sink.outcome_set(call_sid, outcome))
 
     def finish(self, call_sid: str, status: str) -> None:
         with self._lock:
@@ -159,6 +208,8 @@ class CallRegistry:
             if record is not None:
                 record.status = status
                 record.ended = record.ended or time.time()
+                ended = record.ended
+                self._notify(lambda sink: sink.call_finished(call_sid, status, ended))
 
     def session_opened(self) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from ivr.rules.loader import RuleProblem, RulesError, parse_rules
 from ivr.rules.schema import RuleSet
 
 VERSIONS_FILE = "rules_versions.jsonl"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +86,10 @@ class RuleBook:
         *,
         known_intents: Collection[str] | None = None,
         clock: Callable[[], datetime] = _now,
+        on_accept: Callable[[RuleVersion, str], object] | None = None,
     ) -> None:
         self._path = path
+        self._on_accept = on_accept
         self._log = data_dir / VERSIONS_FILE if data_dir is not None else None
         self._known_intents = known_intents
         self._clock = clock
@@ -103,6 +108,7 @@ class RuleBook:
             self._history.append(last)
         else:
             self._record(sha, self._active, (last.number if last else 0) + 1)
+        self._announce(text)
 
     # ── reading ───────────────────────────────────────────────────────────────────────────────────────────
     @property
@@ -161,7 +167,18 @@ class RuleBook:
         if sha == self.version.sha256:
             return self.version
         self._active = rules
-        return self._record(sha, rules, self.version.number + 1)
+        version = self._record(sha, rules, self.version.number + 1)
+        self._announce(text)
+        return version
+
+    def _announce(self, text: str) -> None:
+        """Tell ``on_accept`` (the durable store) about the active text; it must never cost the rules their reload."""
+        if self._on_accept is None:
+            return
+        try:
+            self._on_accept(self.version, text)
+        except Exception:
+            log.exception("could not record rules version %s in the store", self.version.number)
 
     def _record(self, sha: str, rules: RuleSet, number: int) -> RuleVersion:
         version = RuleVersion(number, sha, self._clock(), str(self._path), len(rules.rules))

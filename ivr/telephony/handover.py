@@ -183,6 +183,7 @@ async def agent_page(transfer_id: SignedTransfer, runtime: RuntimeDep, request: 
     html = _templates.get_template("agent_transfer.html").render(
         transfer=record,
         audio_url=summary_audio_url(runtime, transfer_id),
+        console_url=runtime.settings.url(f"/admin/calls/{quote(record.call_sid, safe='')}"),
         created=time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created)),
     )
     return HTMLResponse(html)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 
 IBAN = "[IBAN]"
@@ -67,15 +68,23 @@ _TOKEN = re.compile(r"\+|[^\W_]+")
 _JOINER = re.compile(r"[ \t\-./()]*")
 
 
-def redact(text: str) -> str:
+#: The kinds of personal data a deployment may choose to mask (``IVR_REDACT``), by the label that replaces them.
+KINDS: dict[str, str] = {"iban": IBAN, "bsn": BSN, "card": CARD, "phone": PHONE, "email": EMAIL, "number": NUMBER}
+
+
+def redact(text: str, kinds: Collection[str] | None = None) -> str:
     """``text`` with IBANs, e-mail addresses, phone, card and BSN numbers and other long numbers masked.
 
-    Idempotent: masking a masked text changes nothing, so layers may redact again without harm.
+    ``kinds`` (names from :data:`KINDS`) limits what is masked, for deployments that must keep e.g. order-like
+    numbers; None masks everything. Idempotent: masking a masked text changes nothing, so layers may redact again.
     """
-    text = _EMAIL.sub(EMAIL, text)
-    text = _SPOKEN_EMAIL.sub(EMAIL, text)
-    text = _mask_ibans(text)
-    return _mask_numbers(text)
+    labels = frozenset(KINDS.values()) if kinds is None else frozenset(KINDS[kind] for kind in kinds)
+    if EMAIL in labels:
+        text = _EMAIL.sub(EMAIL, text)
+        text = _SPOKEN_EMAIL.sub(EMAIL, text)
+    if IBAN in labels:
+        text = _mask_ibans(text)
+    return _mask_numbers(text, labels)
 
 
 # ── checksums ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -191,7 +200,7 @@ def _fold(word: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _mask_numbers(text: str) -> str:
+def _mask_numbers(text: str, labels: frozenset[str]) -> str:
     replacements: list[tuple[int, int, str]] = []
     run: _Run | None = None
     previous_end = 0
@@ -200,7 +209,7 @@ def _mask_numbers(text: str) -> str:
         nonlocal run
         if run is not None and run.digits:
             label = _number_label(run.digits, run.international)
-            if label is not None:
+            if label is not None and label in labels:
                 start = run.start - 1 if run.start > 0 and text[run.start - 1] == "(" else run.start
                 replacements.append((start, run.end, label))
         run = None
@@ -231,7 +240,7 @@ def _mask_numbers(text: str) -> str:
             continue  # "vier vijf euh een twee" is one number
         else:
             close()
-            if sum(ch.isdigit() for ch in token) >= MIN_MASKED_DIGITS:
+            if NUMBER in labels and sum(ch.isdigit() for ch in token) >= MIN_MASKED_DIGITS:
                 replacements.append((match.start(), match.end(), NUMBER))  # "ABNA0417164300": a code with a number
     close()
 

@@ -1,0 +1,76 @@
+"""Rendering console pages: every template gets the user, their CSRF token and the navigation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from ivr.admin.auth import CSRF_FIELD, ConsoleUser
+from ivr.admin.console import Console
+
+NAV = (
+    ("live", "/admin/live", "Live calls"),
+    ("calls", "/admin/calls", "Calls"),
+    ("rules", "/admin/rules", "Transfer rules"),
+    ("dashboard", "/admin/dashboard", "Dashboard"),
+    ("missed", "/admin/missed", "Missed utterances"),
+    ("audit", "/admin/audit", "Audit log"),
+)
+
+#: Console pages are never framed (clickjacking), cached, or allowed to load anything from elsewhere.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; media-src 'self'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def render(
+    console: Console,
+    request: Request,
+    template: str,
+    user: ConsoleUser | None,
+    *,
+    section: str = "",
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    values: dict[str, Any] = {
+        "local_time": partial(local_time, zone=zone_of(request)),
+        "user": user,
+        "csrf": user.csrf if user is not None else "",
+        "csrf_field": CSRF_FIELD,
+        "nav": NAV,
+        "section": section,
+        "company": console.settings.company_name,
+        **{k: v for k, v in context.items() if k != "local_time"},
+    }
+    return console.templates.TemplateResponse(
+        request, template, values, status_code=status_code, headers=SECURITY_HEADERS
+    )
+
+
+DEFAULT_ZONE = "Europe/Amsterdam"
+
+
+def local_time(moment: datetime | None, zone: str = DEFAULT_ZONE, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Times are stored in UTC; supervisors read them in the rules' timezone."""
+    if moment is None:
+        return ""
+    return moment.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+def zone_of(request: Request) -> str:
+    """The rules' timezone: the one supervisors think in (time-of-day rules use it too)."""
+    runtime = getattr(request.app.state, "runtime", None)
+    return runtime.rulebook.active.timezone if runtime is not None else DEFAULT_ZONE

@@ -1,0 +1,292 @@
+"""What the console reads from the store (and the one thing it writes to turns), over the store's own models.
+
+Plain functions of an Engine, run from worker threads (the console's routes are sync and FastAPI runs them in its
+thread pool), so no query ever runs on the event loop that carries call audio. Aggregation happens in Python over
+one time window: the same code on SQLite and PostgreSQL, and console-sized data.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, selectinload
+
+from ivr.admin.replay import StoredCall, StoredTurn
+from ivr.config import Language
+from ivr.signals.distress import normalise
+from ivr.store.models import Call, Transfer, Turn
+
+REPLAYED_KINDS = ("caller", "dtmf", "no_input")
+
+
+# ── live and recent calls ────────────────────────────────────────────────────────────────────────────────
+@dataclass(frozen=True, slots=True)
+class CallRow:
+    """One call as the live view and the list show it."""
+
+    call_sid: str
+    language: str
+    caller: str
+    started_at: datetime
+    ended_at: datetime | None
+    status: str
+    step: str
+    intent: str | None
+    recognition: float | None
+    distress: float | None
+    outcome: str
+
+    def to_json(self, zone: str = "UTC") -> dict[str, object]:
+        return {
+            "call_sid": self.call_sid,
+            "language": self.language,
+            "caller": self.caller,
+            "started_at": self.started_at.isoformat(),
+            "started": self.started_at.astimezone(ZoneInfo(zone)).strftime("%H:%M:%S"),
+            "status": self.status,
+            "step": self.step,
+            "intent": self.intent or "",
+            "recognition": self.recognition,
+            "distress": self.distress,
+            "outcome": self.outcome,
+        }
+
+
+def _row(call: Call) -> CallRow:
+    if call.outcome_kind == "transfer":
+        outcome = f"transfer: {call.outcome_rule} → {call.outcome_target}"
+    elif call.outcome_kind:
+        outcome = call.outcome_kind
+    else:
+        outcome = ""
+    return CallRow(
+        call_sid=call.call_sid,
+        language=call.language,
+        caller=call.caller_masked,
+        started_at=call.started_at,
+        ended_at=call.ended_at,
+        status=call.status,
+        step=call.last_step,
+        intent=call.intent,
+        recognition=call.recognition,
+        distress=call.distress,
+        outcome=outcome,
+    )
+
+
+def live_calls(engine: Engine) -> list[CallRow]:
+    with Session(engine) as session:
+        calls = session.scalars(
+            select(Call).where(Call.status == "in-progress", Call.ended_at.is_(None)).order_by(Call.started_at)
+        )
+        return [_row(call) for call in calls]
+
+
+def recent_calls(engine: Engine, limit: int = 50) -> list[CallRow]:
+    with Session(engine) as session:
+        calls = session.scalars(select(Call).order_by(Call.started_at.desc(), Call.id.desc()).limit(limit))
+        return [_row(call) for call in calls]
+
+
+def call_detail(engine: Engine, call_sid: str) -> Call | None:
+    """The call with its turns, transfer and call-backs loaded (usable after the session closes)."""
+    with Session(engine, expire_on_commit=False) as session:
+        return session.scalar(
+            select(Call)
+            .where(Call.call_sid == call_sid)
+            .options(selectinload(Call.turns), selectinload(Call.transfer).selectinload(Transfer.callbacks))
+        )
+
+
+def summary_audio_path(engine: Engine, call_sid: str) -> str | None:
+    with Session(engine) as session:
+        path = session.scalar(
+            select(Transfer.summary_audio).join(Call, Transfer.call_id == Call.id).where(Call.call_sid == call_sid)
+        )
+        return str(path) if path else None
+
+
+# ── dry run input ────────────────────────────────────────────────────────────────────────────────────────
+def calls_for_replay(engine: Engine, limit: int) -> list[StoredCall]:
+    """The last ``limit`` finished calls in which the caller said or pressed something, newest first."""
+    with Session(engine) as session:
+        calls = session.scalars(
+            select(Call)
+            .where(Call.ended_at.is_not(None), Call.turns.any(Turn.kind.in_(REPLAYED_KINDS)))
+            .order_by(Call.started_at.desc(), Call.id.desc())
+            .limit(limit)
+            .options(selectinload(Call.turns))
+        )
+        stored: list[StoredCall] = []
+        for call in calls:
+            turns = tuple(
+                StoredTurn(turn.kind, turn.text, turn.confidence) for turn in call.turns if turn.kind in REPLAYED_KINDS
+            )
+            stored.append(
+                StoredCall(
+                    call_sid=call.call_sid,
+                    language=cast(Language, call.language),
+                    started_at=call.started_at,
+                    turns=turns,
+                    recorded=_row(call).outcome or call.status,
+                )
+            )
+        return stored
+
+
+# ── dashboard ────────────────────────────────────────────────────────────────────────────────────────────
+@dataclass
+class HourStats:
+    hour: datetime
+    calls: int = 0
+    confidences: list[float] = field(default_factory=list)
+    distress: list[float] = field(default_factory=list)
+
+    @property
+    def mean_confidence(self) -> float | None:
+        return sum(self.confidences) / len(self.confidences) if self.confidences else None
+
+    @property
+    def mean_distress(self) -> float | None:
+        return sum(self.distress) / len(self.distress) if self.distress else None
+
+    @property
+    def max_distress(self) -> float | None:
+        return max(self.distress) if self.distress else None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    hours: list[HourStats]
+    calls: int
+    finished: int
+    without_person: int
+    transfers_by_reason: list[tuple[str, int]]
+    mean_confidence: float | None
+
+    @property
+    def share_without_person(self) -> float | None:
+        return self.without_person / self.finished if self.finished else None
+
+
+def dashboard(engine: Engine, hours: int = 24, now: datetime | None = None) -> Dashboard:
+    now = now or datetime.now(UTC)
+    first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours - 1)
+    buckets = [HourStats(first + timedelta(hours=i)) for i in range(hours)]
+
+    def bucket(moment: datetime) -> HourStats | None:
+        index = int((moment - first).total_seconds() // 3600)
+        return buckets[index] if 0 <= index < hours else None
+
+    finished = without_person = 0
+    reasons: Counter[str] = Counter()
+    confidences: list[float] = []
+    with Session(engine) as session:
+        for call in session.scalars(select(Call).where(Call.started_at >= first)):
+            slot = bucket(call.started_at)
+            if slot is None:
+                continue
+            slot.calls += 1
+            if call.distress is not None:
+                slot.distress.append(call.distress)
+            if call.ended_at is not None and call.status != "interrupted":
+                finished += 1
+                if call.outcome_kind != "transfer":
+                    without_person += 1
+            if call.outcome_kind == "transfer":
+                reasons[call.outcome_rule or "?"] += 1
+        rows = session.execute(
+            select(Call.started_at, Turn.at_s, Turn.confidence)
+            .join(Call, Turn.call_id == Call.id)
+            .where(Call.started_at >= first, Turn.kind == "caller", Turn.confidence.is_not(None))
+        )
+        for started, at_s, confidence in rows:
+            slot = bucket(started + timedelta(seconds=at_s))
+            if slot is not None and confidence is not None:
+                slot.confidences.append(confidence)
+                confidences.append(confidence)
+    return Dashboard(
+        hours=buckets,
+        calls=sum(b.calls for b in buckets),
+        finished=finished,
+        without_person=without_person,
+        transfers_by_reason=reasons.most_common(),
+        mean_confidence=sum(confidences) / len(confidences) if confidences else None,
+    )
+
+
+# ── missed utterances ────────────────────────────────────────────────────────────────────────────────────
+@dataclass
+class MissedGroup:
+    """Caller turns that matched no intent and say the same thing (after normalising)."""
+
+    key: str
+    language: str
+    texts: Counter[str] = field(default_factory=Counter)
+    turn_ids: list[int] = field(default_factory=list)
+    calls: set[str] = field(default_factory=set)
+    last_at: datetime | None = None
+
+    @property
+    def count(self) -> int:
+        return len(self.turn_ids)
+
+    @property
+    def text(self) -> str:
+        """The wording callers used most often: what goes into the grammar."""
+        return self.texts.most_common(1)[0][0]
+
+
+def group_key(text: str) -> str:
+    return " ".join(normalise(text))
+
+
+def missed_utterances(engine: Engine, limit: int = 2000) -> list[MissedGroup]:
+    """Unassigned caller turns whose intent was unknown, grouped by language and normalised text, most frequent
+    first."""
+    groups: dict[tuple[str, str], MissedGroup] = {}
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Turn.id, Turn.text, Call.language, Call.call_sid, Call.started_at)
+            .join(Call, Turn.call_id == Call.id)
+            .where(
+                Turn.kind == "caller",
+                Turn.assigned_intent.is_(None),
+                Turn.text != "",
+                (Turn.intent.is_(None)) | (Turn.intent == "unknown"),
+            )
+            .order_by(Turn.id.desc())
+            .limit(limit)
+        )
+        for turn_id, text, language, call_sid, started in rows:
+            key = group_key(text)
+            if not key:
+                continue
+            group = groups.setdefault((language, key), MissedGroup(key, language))
+            group.texts[text.strip().lower()] += 1
+            group.turn_ids.append(turn_id)
+            group.calls.add(call_sid)
+            group.last_at = max(group.last_at or started, started)
+    return sorted(groups.values(), key=lambda g: (-g.count, g.key))
+
+
+def assign_intent(engine: Engine, turn_ids: list[int], intent: str) -> int:
+    """Record what the caller meant on each turn; returns how many turns were updated."""
+    with Session(engine) as session, session.begin():
+        result = session.execute(
+            update(Turn).where(Turn.id.in_(turn_ids), Turn.assigned_intent.is_(None)).values(assigned_intent=intent)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def missed_group(engine: Engine, language: str, key: str) -> MissedGroup | None:
+    for group in missed_utterances(engine):
+        if group.language == language and group.key == key:
+            return group
+    return None

@@ -1,0 +1,88 @@
+"""Logging in and out of the console."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from ivr.admin.auth import CSRF_FIELD, Poster, check_password
+from ivr.admin.console import ConsoleDep, StoreDep
+from ivr.admin.pages import render
+from ivr.admin.sessions import ConsoleSession
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only back into the console: an open redirect would let a phishing link borrow our login page."""
+    if target and target.startswith("/admin/") and not target.startswith("//"):
+        return target
+    return "/admin/live"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, console: ConsoleDep, next: str | None = None) -> Response:
+    session = console.cookies.read(request)
+    if session is None or session.username is not None:
+        session = ConsoleSession.anonymous()
+    response = render(console, request, "login.html", None, login_csrf=session.csrf, next=_safe_next(next))
+    console.cookies.write(response, session)
+    return response
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    console: ConsoleDep,
+    store: StoreDep,
+    username: Annotated[str, Form(max_length=128)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=256)] = "",
+    next: Annotated[str, Form(max_length=2048)] = "",
+) -> Response:
+    session = console.cookies.read(request)
+    if session is None or not csrf_token or not hmac.compare_digest(session.csrf, csrf_token):
+        fresh = ConsoleSession.anonymous()
+        response = render(
+            console,
+            request,
+            "login.html",
+            None,
+            login_csrf=fresh.csrf,
+            next=_safe_next(next),
+            error="Your login form expired; please try again.",
+            status_code=status.HTTP_403_FORBIDDEN,
+        )
+        console.cookies.write(response, fresh)
+        return response
+    role = check_password(store, username.strip(), password)
+    if role is None:
+        log.warning("console login failed for %r", username)
+        response = render(
+            console,
+            request,
+            "login.html",
+            None,
+            login_csrf=session.csrf,
+            next=_safe_next(next),
+            error="Wrong user name or password.",
+            username=username,
+            status_code=status.HTTP_401_UNAUTHORIZED,
+        )
+        return response
+    redirect = RedirectResponse(_safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
+    console.cookies.write(redirect, ConsoleSession.for_user(username.strip()))
+    return redirect
+
+
+@router.post("/logout")
+def logout(_: Poster, console: ConsoleDep) -> Response:
+    response = RedirectResponse("/admin/login", status_code=status.HTTP_303_SEE_OTHER)
+    console.cookies.clear(response)
+    return response

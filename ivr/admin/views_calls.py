@@ -1,0 +1,99 @@
+"""Live calls (with a server-sent event stream), the call list, one call turn by turn, and its summary audio."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
+from sqlalchemy.engine import Engine
+
+from ivr.admin import queries
+from ivr.admin.auth import Viewer
+from ivr.admin.console import ConsoleDep, EngineDep, StoreDep
+from ivr.admin.pages import render, zone_of
+
+router = APIRouter()
+
+#: how often the live stream looks at the store; the store (not this process's memory) is the truth, so calls
+#: handled by other worker processes show up too
+LIVE_POLL_S = 1.0
+#: a stream ends after this long and the browser's EventSource reconnects (after ``retry`` ms): a server shutting
+#: down waits for open responses, so no stream may hold it up for long
+LIVE_STREAM_MAX_S = 30.0
+RECONNECT_MS = 1000
+KEEPALIVE_S = 15.0
+
+
+@router.get("/", include_in_schema=False)
+def home(_: Viewer) -> RedirectResponse:
+    return RedirectResponse("/admin/live", status_code=303)
+
+
+@router.get("/live", response_class=HTMLResponse)
+def live_page(request: Request, user: Viewer, console: ConsoleDep, engine: EngineDep) -> HTMLResponse:
+    calls = queries.live_calls(engine)
+    return render(console, request, "live.html", user, section="live", calls=calls)
+
+
+@router.get("/api/live")
+def live_json(request: Request, _: Viewer, engine: EngineDep) -> list[dict[str, object]]:
+    return [call.to_json(zone_of(request)) for call in queries.live_calls(engine)]
+
+
+async def _live_events(request: Request, engine: Engine, zone: str) -> AsyncIterator[str]:
+    last = None
+    last_sent = time.monotonic()
+    started = last_sent
+    yield f"retry: {RECONNECT_MS}\n\n"
+    while time.monotonic() - started < LIVE_STREAM_MAX_S:
+        if await request.is_disconnected():
+            return
+        rows = await asyncio.to_thread(queries.live_calls, engine)
+        payload = json.dumps([row.to_json(zone) for row in rows], ensure_ascii=False)
+        if payload != last:
+            last = payload
+            last_sent = time.monotonic()
+            yield f"event: calls\ndata: {payload}\n\n"
+        elif time.monotonic() - last_sent > KEEPALIVE_S:
+            last_sent = time.monotonic()
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(LIVE_POLL_S)
+
+
+@router.get("/api/live/stream")
+def live_stream(request: Request, _: Viewer, engine: EngineDep) -> StreamingResponse:
+    """Server-sent events: the full list of live calls whenever it changes."""
+    return StreamingResponse(
+        _live_events(request, engine, zone_of(request)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/calls", response_class=HTMLResponse)
+def calls_page(request: Request, user: Viewer, console: ConsoleDep, engine: EngineDep) -> HTMLResponse:
+    calls = queries.recent_calls(engine, limit=100)
+    return render(console, request, "calls.html", user, section="calls", calls=calls)
+
+
+@router.get("/calls/{call_sid}", response_class=HTMLResponse)
+def call_page(call_sid: str, request: Request, user: Viewer, console: ConsoleDep, store: StoreDep) -> HTMLResponse:
+    call = store.get_call(call_sid)
+    if call is None:
+        raise HTTPException(404, f"no call {call_sid}")
+    audio = bool(call.transfer and call.transfer.summary_audio and Path(call.transfer.summary_audio).is_file())
+    return render(console, request, "call.html", user, section="calls", call=call, has_audio=audio)
+
+
+@router.get("/calls/{call_sid}/summary.wav")
+def summary_audio(call_sid: str, _: Viewer, engine: EngineDep) -> FileResponse:
+    """The spoken summary the colleague heard, for logged-in console users only."""
+    path = queries.summary_audio_path(engine, call_sid)
+    if path is None or not path.endswith(".wav") or not Path(path).is_file():
+        raise HTTPException(404, "no summary audio for this call")
+    return FileResponse(path, media_type="audio/wav")

@@ -1,0 +1,1 @@
+"""Alembic migrations of the store; run by :func:`ivr.store.db.upgrade` at start-up, never by hand."""

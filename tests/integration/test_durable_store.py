@@ -1,0 +1,181 @@
+"""Calls made over the real protocol end up in the durable store — redacted — and survive a killed server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ivr.call.record import CallRecord
+from ivr.config import REPO_ROOT
+from ivr.simulator.local import free_port
+from ivr.simulator.turns import CallerTurn, PressTurn, SilenceTurn, text_turn
+from ivr.simulator.twilio import TwilioSimulator
+from ivr.store.models import Call
+from ivr.store.repository import Store
+from ivr.telephony.security import SignatureChecker
+from tests.integration.conftest import LiveServer
+
+AUTH_TOKEN = "store-crash-test-token"
+SPEED = 4.0
+
+
+def _stored_call(store: Store, call_sid: str, until: str = "completed", timeout_s: float = 10.0) -> Call:
+    """The call's row once the server has written its end (the writer commits off the event loop)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        call = store.get_call(call_sid)
+        if call is not None and call.status == until:
+            return call
+        if time.monotonic() > deadline:
+            pytest.fail(f"call {call_sid} not stored with status {until!r}: {call and call.status}")
+        time.sleep(0.05)
+
+
+async def test_a_simulated_call_is_stored_turn_by_turn_with_personal_data_masked(text_server: LiveServer) -> None:
+    assert text_server.recognizers is not None
+    simulator = text_server.simulator()
+    call_sid = simulator.new_call_sid()
+    texts = ["mijn rekeningnummer is NL91ABNA0417164300", "ik wil een medewerker"]
+    text_server.recognizers.script(call_sid, texts)
+    turns: list[CallerTurn] = [text_turn(t, "nl") for t in texts]
+    call = await simulator.call(turns, call_sid=call_sid)
+    assert call.record is not None
+
+    store = Store.open(text_server.settings.resolved_database_url)
+    try:
+        stored = await asyncio.to_thread(_stored_call, store, call_sid)
+    finally:
+        store.close()
+    live = call.record
+    assert live.outcome is not None and call.transfer is not None
+    assert stored.caller_masked == "+316******78"
+    assert (stored.outcome_kind, stored.outcome_rule) == ("transfer", live.outcome.rule)
+    assert [(t.seq, t.kind) for t in stored.turns] == [(i, e.kind) for i, e in enumerate(live.events, start=1)], (
+        "every event of the live record is a stored turn, in order"
+    )
+    said = [t.text for t in stored.turns if t.kind == "caller"]
+    assert said[0] == "mijn rekeningnummer is [IBAN]"
+    assert stored.last_step == [e.key for e in live.events if e.kind == "prompt"][-1]
+    assert stored.transfer is not None and stored.transfer.transfer_id == live.outcome.transfer_id
+    assert stored.transfer.status == call.transfer.status
+    assert "NL91ABNA0417164300" not in repr([t.text for t in stored.turns]) + stored.transfer.summary
+
+
+# ── a real server process, killed mid-call ────────────────────────────────────────────────────────────────
+def _server_env(data_dir: Path, port: int, model: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "IVR_DATA_DIR": str(data_dir),
+        "IVR_AUDIO_CACHE_DIR": str(data_dir / "cache"),
+        "IVR_VOSK_MODEL": str(model),
+        "IVR_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "IVR_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "IVR_PLAYBACK_SPEED": str(SPEED),
+        "IVR_LANGUAGE": "nl",
+        "IVR_NO_INPUT_TIMEOUT_S": "60",
+    }
+
+
+@contextlib.contextmanager
+def _server_process(data_dir: Path, model: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``python -m uvicorn app:app`` in its own process, as a deployment runs it."""
+    port = free_port()
+    log = (data_dir / f"server-{port}.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=_server_env(data_dir, port, model),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"server exited with {process.returncode}: {_tail(data_dir / f'server-{port}.log')}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail(f"server did not start: {_tail(data_dir / f'server-{port}.log')}")
+            time.sleep(0.1)
+        yield process, base_url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+
+def _live_record(base_url: str, call_sid: str) -> CallRecord | None:
+    """What the server holds in memory for the call right now (the signed call-log endpoint)."""
+    url = f"{base_url}/twilio/calls/{call_sid}"
+    response = httpx.get(url, headers={"X-Twilio-Signature": SignatureChecker(AUTH_TOKEN).sign(url, {})}, timeout=5)
+    return CallRecord.model_validate(response.json()) if response.status_code == 200 else None
+
+
+@pytest.mark.slow
+@pytest.mark.model
+async def test_a_killed_server_loses_no_completed_turn_and_its_call_is_closed_as_interrupted(
+    ko_model_path: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    call_sid = TwilioSimulator.new_call_sid()
+    with _server_process(data_dir, ko_model_path) as (process, base_url):
+        simulator = TwilioSimulator(base_url, AUTH_TOKEN, speed=SPEED, timeout_s=120)
+        turns: list[CallerTurn] = [PressTurn("5"), PressTurn("7"), SilenceTurn(120)]
+        caller = asyncio.create_task(simulator.call(turns, call_sid=call_sid))
+        completed: CallRecord | None = None
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not caller.done():
+            record = await asyncio.to_thread(_live_record, base_url, call_sid)
+            if record is not None and sum(e.kind == "dtmf" for e in record.events) >= 2:
+                completed = record
+                break
+            await asyncio.sleep(0.05)
+        assert completed is not None, "the call never got to its second key press"
+        await asyncio.sleep(0.2)  # "promptly": every turn the server completed is committed within this
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        caller.cancel()
+        with contextlib.suppress(BaseException):
+            await caller
+
+    store = Store.open(f"sqlite:///{data_dir / 'warmline.db'}")
+    try:
+        stored = store.get_call(call_sid)
+        assert stored is not None
+        assert stored.status == "in-progress", "killed before hang-up: nobody closed it"
+        kept = [(t.seq, t.kind, t.text) for t in stored.turns]
+        expected = [(i, e.kind, e.text) for i, e in enumerate(completed.events, start=1)]
+        assert kept[: len(expected)] == expected, "a turn the server had completed was lost"
+        assert ("dtmf", "7") in [(kind, text) for _, kind, text in kept]
+
+        with _server_process(data_dir, ko_model_path):
+            restarted = store.get_call(call_sid)
+        assert restarted is not None
+        assert (restarted.status, restarted.outcome_reason) == ("interrupted", "interrupted")
+        assert restarted.ended_at is not None and restarted.ended_at >= restarted.started_at
+        assert len(restarted.turns) == len(kept)
+    finally:
+        store.close()

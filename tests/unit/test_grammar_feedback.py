@@ -1,0 +1,49 @@
+"""Teaching an intent a missed sentence writes one readable line into intents.yaml, never a broken file."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ivr.admin.grammar_feedback import GrammarEditError, add_example
+from ivr.config import REPO_ROOT
+
+
+@pytest.fixture
+def grammars(tmp_path: Path) -> Path:
+    shutil.copytree(REPO_ROOT / "grammars", tmp_path / "grammars")
+    return tmp_path / "grammars"
+
+
+def _examples(grammars: Path, intent: str) -> list[str]:
+    data = yaml.safe_load((grammars / "nl" / "intents.yaml").read_text(encoding="utf-8"))
+    examples: list[str] = data["intents"][intent]["examples"]
+    return examples
+
+
+def test_a_phrase_becomes_the_last_example_and_nothing_else_changes(grammars: Path) -> None:
+    path = grammars / "nl" / "intents.yaml"
+    before = path.read_text(encoding="utf-8").split("\n")
+    assert add_example(grammars, "nl", "opening_hours", "  Zijn Jullie   open op kerstavond ")
+    after = path.read_text(encoding="utf-8").split("\n")
+    added = [line for line in after if line not in before]
+    assert added == ["      - zijn jullie open op kerstavond"]
+    assert len(after) == len(before) + 1  # comments and layout kept
+    assert _examples(grammars, "opening_hours")[-1] == "zijn jullie open op kerstavond"
+
+
+def test_a_phrase_yaml_would_misread_is_quoted(grammars: Path) -> None:
+    add_example(grammars, "nl", "unknown", "ja: nee")
+    assert _examples(grammars, "unknown")[-1] == "ja: nee"
+
+
+def test_an_existing_example_is_not_added_twice(grammars: Path) -> None:
+    assert not add_example(grammars, "nl", "opening_hours", "wat zijn jullie openingstijden")
+
+
+def test_an_unknown_intent_is_refused(grammars: Path) -> None:
+    with pytest.raises(GrammarEditError, match="no intent"):
+        add_example(grammars, "nl", "pizza", "een pizza graag")
