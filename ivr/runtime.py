@@ -6,6 +6,7 @@ call get its own cheap recogniser.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,16 @@ class Runtime:
     writer: StoreWriter
     started: float = field(default_factory=time.time)
     startup_seconds: dict[str, float] = field(default_factory=dict)
+
+    def reload_language(self, language: str) -> None:
+        """Supervisors taught new wording (console, missed utterances): calls that start from now on use the
+        grammars as they are on disk; calls in progress finish with the flow they started with."""
+        flow = load_flow(self.settings.grammars_dir, language)
+        dialogs = self.session_deps.dialogs
+        if not isinstance(dialogs, dict):
+            raise TypeError("the dialogs of a runtime are a dict")
+        self.flows[language] = flow
+        dialogs[language] = dataclasses.replace(dialogs[language], flow=flow)
 
     def close(self) -> None:
         self.synth.close()

@@ -94,6 +94,7 @@ def assign(
         raise HTTPException(422, str(exc)) from exc
     labelled = queries.assign_intent(store.engine, group.turn_ids, intent)
     console.grammars_changed()
+    runtime.reload_language(language)  # the next call already understands this wording
     store.audit(
         user.username,
         "grammar.add_example",

@@ -328,6 +328,10 @@ def load_intent_model(grammars_dir: Path, language: str) -> IntentModel:
 
 
 # ── classification ────────────────────────────────────────────────────────────────────────────────────────
+#: cosine (character n-grams of the content words) at which an utterance counts as an example said word for word
+_SAME_WORDING = 0.97
+
+
 def classify_intent(text: str, model: IntentModel) -> IntentResult:
     """Classify one utterance. Pure: same text and model, same answer."""
     words = _prepare(text, model.aliases, model.fillers)
@@ -335,7 +339,15 @@ def classify_intent(text: str, model: IntentModel) -> IntentResult:
         return IntentResult(UNKNOWN, 1.0, ("nothing said but filler words",))
 
     keyword_scores, exact_scores, keyword_reasons = _keyword_evidence(words, model)
-    similarity, nearest = _similarity_evidence(_content_words(words, model.stopwords), model)
+    similarity, nearest, (closest_cosine, closest_row) = _similarity_evidence(
+        _content_words(words, model.stopwords), model
+    )
+    if closest_cosine >= _SAME_WORDING:
+        # Said (almost) word for word like an example — e.g. wording a supervisor taught from a missed call: that
+        # example's intent, whatever else its words might suggest.
+        spec = model.intents[int(model._owners[closest_row])]
+        reason = f"said like example '{model._example_texts[closest_row]}' ({closest_cosine:.2f})"
+        return IntentResult(spec.label, round(closest_cosine, 3), (reason,))
     evidence = _SIMILARITY_WEIGHT * similarity + _KEYWORD_WEIGHT * (1.0 - np.exp(-keyword_scores / _KEYWORD_SCALE))
 
     order = [int(i) for i in np.argsort(-evidence)]
@@ -436,10 +448,13 @@ def _vectorise(grams: list[str], vocabulary: Mapping[str, int], idf: FloatArray)
     return vector / norm if norm > 0 else vector
 
 
-def _similarity_evidence(words: tuple[str, ...], model: IntentModel) -> tuple[FloatArray, list[str]]:
-    """Per intent: the cosine to its nearest example, and that example's text (for the reasons)."""
+def _similarity_evidence(words: tuple[str, ...], model: IntentModel) -> tuple[FloatArray, list[str], tuple[float, int]]:
+    """Per intent: the cosine to its nearest examples, and the nearest one's text (for the reasons); and the single
+    closest example overall (its cosine and row)."""
     query = _vectorise(char_ngrams(words), model._vocabulary, model._idf)
     cosines = np.maximum(model._examples @ query, 0.0)
+    closest_row = int(np.argmax(cosines)) if len(cosines) else -1
+    closest = (float(cosines[closest_row]) if closest_row >= 0 else 0.0, closest_row)
     top: list[list[float]] = [[] for _ in model.intents]
     nearest = [""] * len(model.intents)
     for row in np.argsort(-cosines):
@@ -451,7 +466,7 @@ def _similarity_evidence(words: tuple[str, ...], model: IntentModel) -> tuple[Fl
     # Several close examples are better evidence than one: a lone short example ("hoe zeg ik op") must not carry
     # every sentence that happens to share its one content word.
     best = np.array([sum(w * c for w, c in zip(_NEIGHBOUR_WEIGHTS, near, strict=False)) for near in top])
-    return best, nearest
+    return best, nearest, closest
 
 
 def _keyword_evidence(words: tuple[str, ...], model: IntentModel) -> tuple[FloatArray, FloatArray, list[list[str]]]:

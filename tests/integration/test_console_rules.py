@@ -7,8 +7,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from ivr.admin.grammar_feedback import add_example
 from ivr.api import create_app
 from ivr.runtime import Runtime
+from ivr.signals.intent import classify_intent
 from ivr.simulator.scripted import ScriptedRecognizers
 from tests.integration.console_helpers import SUPERVISOR, console_settings, log_in
 
@@ -57,3 +59,18 @@ def test_an_invalid_draft_is_not_published(app: tuple[TestClient, Runtime]) -> N
     )
     assert response.status_code == 422 and "less than or equal to 100" in response.text
     assert runtime.rulebook.path.read_text(encoding="utf-8") == original
+
+
+def test_wording_taught_in_the_console_is_understood_by_the_next_call(app: tuple[TestClient, Runtime]) -> None:
+    _, runtime = app
+    sentence = "het ding doet het nog steeds niet"
+
+    def heard_as() -> str:
+        return classify_intent(sentence, runtime.session_deps.dialogs["nl"].flow.intents).label
+
+    assert heard_as() != "complaint"
+    add_example(runtime.settings.grammars_dir, "nl", "complaint", sentence)
+    runtime.reload_language("nl")
+
+    assert heard_as() == "complaint"
+    assert runtime.flows["nl"] is runtime.session_deps.dialogs["nl"].flow
