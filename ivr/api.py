@@ -41,7 +41,10 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
         label = "scripted (text turns)"
         if factory is None:
             path = resolve_model(settings)
-            factory = await asyncio.to_thread(VoskEngine, path, reuse=not settings.naive_decode)
+            naive = settings.naive_decode
+            factory = await asyncio.to_thread(
+                VoskEngine, path, reuse=not naive, max_natives=None if naive else settings.recognizers
+            )
             label = model_label(path)
         model_seconds = time.perf_counter() - t0
         runtime = await asyncio.to_thread(build_runtime, settings, factory, label)
@@ -115,12 +118,14 @@ async def _warm_up(runtime: Runtime) -> None:
         except Exception:
             log.exception("pre-rendering the prompts failed; they will be rendered on first use")
     engine = runtime.session_deps.recognizers
-    if not isinstance(engine, VoskEngine) or settings.naive_decode or settings.warm_recognizers <= 0:
+    warm = settings.recognizers if settings.warm_recognizers is None else settings.warm_recognizers
+    if not isinstance(engine, VoskEngine) or settings.naive_decode or warm <= 0:
+        runtime.startup_seconds["recognizer_warm_up"] = 0.0  # nothing to warm: ready as it is
         return
     language = settings.language
     text = runtime.flows[language].say("greeting", {"company": settings.company_name}).text
     try:
-        seconds = await warm_up_recognizers(engine, runtime.synth, text, language, settings.warm_recognizers)
+        seconds = await warm_up_recognizers(engine, runtime.synth, text, language, warm)
     except Exception:
         log.exception("warming the recognisers failed; the first calls will decode more slowly")
         return

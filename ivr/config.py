@@ -77,8 +77,15 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=20, description="Pace outbound audio N× real time (simulations and tests only)."
     )
     decode_workers: int = Field(default=2, ge=1, le=64)
-    warm_recognizers: int = Field(
-        default=2, ge=0, le=64, description="Recognisers warmed up with speech at start-up (first calls decode fast)."
+    recognizers: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Free-speech recognisers in the shared pool: callers talking at once beyond this wait a moment "
+        "(their audio is buffered) rather than start a cold recogniser.",
+    )
+    warm_recognizers: int | None = Field(
+        default=None, ge=0, le=256, description="Recognisers warmed up with speech at start-up (default: all)."
     )
     naive_decode: bool = Field(
         default=False,

@@ -73,8 +73,10 @@ class Speaker:
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay + batch_s)  # then this frame and the next few are due: one burst
-            elif delay < -lead_s:
-                self.late_frames += 1  # this frame reaches Twilio after its playout time: the caller hears a gap
+            elif delay < -lead_s and index > 0:
+                # This frame reaches Twilio after its playout time: the caller hears a gap. (A prompt's first frame
+                # starts the playout, so it can never be late.)
+                self.late_frames += 1
             await self._send(media_frame(self._sid, frame))
             self.frames_sent += 1
         await self._send(mark_frame(self._sid, name))

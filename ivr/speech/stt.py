@@ -125,7 +125,7 @@ class VoskEngine:
     rebuild its feature pipeline on next use: no audio or speaker adaptation passes from one caller to the next.
     """
 
-    def __init__(self, model_path: Path, *, reuse: bool = True) -> None:
+    def __init__(self, model_path: Path, *, reuse: bool = True, max_natives: int | None = None) -> None:
         if not is_model_dir(model_path):
             raise ModelNotFoundError(
                 f"{model_path} is not a Vosk model directory (no am/final.mdl). "
@@ -135,10 +135,14 @@ class VoskEngine:
         self.model_path = model_path
         self.sample_rate: int = model_sample_rate(model_path)
         self.reuse = reuse
+        #: most free-speech natives alive at once (None: no limit); callers beyond wait, their audio buffered
+        self.max_natives = max_natives
         self._idle: dict[tuple[str, ...] | None, list[_Native]] = {}
         self._pool_lock = threading.Lock()
         self.natives_created = 0
         self.natives_in_use = 0
+        self._free_speech_alive = 0
+        self.waits = 0  # times a talking caller found every free-speech native busy
         started = time.perf_counter()
         try:
             self._model = vosk.Model(str(model_path))
@@ -171,13 +175,25 @@ class VoskEngine:
         return VoskRecognizer(self, call_sid)
 
     # ── the pool of native recognisers ─────────────────────────────────────────────────────────────────────
-    def acquire(self, grammar: tuple[str, ...] | None) -> _Native:
-        """A finalised native recogniser for ``grammar`` (None = free speech): the warmest idle one, or a new one."""
+    def acquire(self, grammar: tuple[str, ...] | None, *, force: bool = False) -> _Native | None:
+        """A finalised native recogniser for ``grammar`` (None = free speech): the warmest idle one, or a new one.
+
+        None when every free-speech native is busy and the pool is full — a new one would decode its first
+        seconds several times slower and grow by ~70 MB, and under load that spirals — unless ``force``.
+        Phrase-list (grammar) natives are small and fast from the start: they are never limited.
+        """
         with self._pool_lock:
             idle = self._idle.get(grammar)
-            self.natives_in_use += 1
             if idle:
+                self.natives_in_use += 1
                 return idle.pop()
+            if grammar is None:
+                full = self.max_natives is not None and self._free_speech_alive >= self.max_natives
+                if full and not force:
+                    self.waits += 1
+                    return None
+                self._free_speech_alive += 1
+            self.natives_in_use += 1
             self.natives_created += 1
         return _Native(self._kaldi_recognizer(None if grammar is None else list(grammar)), grammar)
 
@@ -185,8 +201,13 @@ class VoskEngine:
         """Take back a native whose utterance was finalised (``FinalResult`` called after its last audio)."""
         with self._pool_lock:
             self.natives_in_use -= 1
-            if self.reuse:
+            over = (
+                native.grammar is None and self.max_natives is not None and self._free_speech_alive > self.max_natives
+            )
+            if self.reuse and not over:
                 self._idle.setdefault(native.grammar, []).append(native)
+            elif native.grammar is None:
+                self._free_speech_alive -= 1  # dropped: the last reference goes with ``native``
 
     def pool_stats(self) -> dict[str, int]:
         with self._pool_lock:
@@ -194,13 +215,14 @@ class VoskEngine:
                 "created": self.natives_created,
                 "in_use": self.natives_in_use,
                 "idle": sum(len(v) for v in self._idle.values()),
+                "waits": self.waits,
             }
 
     def warm_up(self, pcm: bytes, count: int) -> float:
         """Decode ``pcm`` (PCM16 at the model's rate) on ``count`` free-speech natives and pool them, so the first
         callers are decoded at warm speed; returns the seconds it took. Blocking: run it on a thread."""
         started = time.perf_counter()
-        natives = [self.acquire(None) for _ in range(count)]
+        natives = [n for n in (self.acquire(None) for _ in range(count)) if n is not None]
         for native in natives:
             native.kaldi.AcceptWaveform(pcm)
             native.kaldi.FinalResult()
@@ -238,6 +260,7 @@ class VoskRecognizer:
         self._grammar: tuple[str, ...] | None = None
         self._native: _Native | None = None
         self._native_base = 0  # the native's clock (samples) at the start of the current utterance
+        self._backlog: list[Pcm] = []  # model-rate audio waiting for a free native (the pool was busy)
         self._utterance_samples = 0  # model-rate samples of the current utterance fed so far (all natives)
         self._accepted_8k = 0  # telephone samples accepted in the current utterance
         self._words: list[Word] = []  # words of the segments already finalised in this utterance
@@ -274,7 +297,7 @@ class VoskRecognizer:
         with self._lock:
             self._check_open()
             self._feed(self._resampler.flush())
-            self._finish_native(keep=True)
+            self._finish_native(keep=True, force=False)
 
     def final(self) -> Transcript:
         """End the utterance: return everything heard since the last ``final`` and start a fresh utterance."""
@@ -324,6 +347,7 @@ class VoskRecognizer:
             raise RuntimeError(f"recognizer for call {self.call_sid} is closed")
 
     def _start_utterance(self) -> None:
+        self._backlog = []
         self._words, self._texts = [], []
         self._utterance_samples = self._accepted_8k = 0
         if self._native is not None:  # kept across utterances (no pool): the next one starts at its clock now
@@ -333,8 +357,15 @@ class VoskRecognizer:
         if samples.size == 0:
             return
         if self._native is None:
-            self._native = self._engine.acquire(self._grammar)
-            self._native_base = self._native.fed - self._utterance_samples
+            native = self._engine.acquire(self._grammar)
+            if native is None:  # every native is busy: keep the audio until one is free (back-pressure)
+                self._backlog.append(samples)
+                return
+            self._native = native
+            self._native_base = native.fed - self._utterance_samples
+        if self._backlog:
+            samples = np.concatenate([*self._backlog, samples])
+            self._backlog = []
         native = self._native
         native.fed += len(samples)
         self._utterance_samples += len(samples)
@@ -342,11 +373,24 @@ class VoskRecognizer:
             # Vosk's own endpointer closed a segment; its result is gone unless we take it now.
             self._keep(json.loads(native.kaldi.Result()))
 
-    def _finish_native(self, *, keep: bool, closing: bool = False) -> None:
+    def _finish_native(self, *, keep: bool, closing: bool = False, force: bool = True) -> None:
         """Finalise the borrowed native (its last segment kept or dropped) and give it back to the pool.
 
         Without pooling (the benchmark's naive baseline) the call keeps its native until it closes.
         """
+        if self._native is None and self._backlog:
+            if not keep:
+                self._backlog = []
+                return
+            if not force:
+                return  # a pause while still waiting for a native: nothing to seal yet, keep the audio
+            # The utterance is over and its words are wanted now: take a native even if the pool is full.
+            self._native = self._engine.acquire(self._grammar, force=True)
+            if self._native is not None:
+                self._native_base = self._native.fed - self._utterance_samples
+                pending, self._backlog = np.concatenate(self._backlog), []
+                self._feed(pending)
+        self._backlog = []
         native = self._native
         if native is None:
             return

@@ -41,6 +41,7 @@ def _settings(tmp: Path, **values: object) -> Settings:
         playback_speed=SPEED,
         no_input_timeout_s=4.0,
         endpoint_silence_ms=600,
+        warm_recognizers=1,  # the default warms the whole pool: a minute of CPU the tests do not need
         **values,  # type: ignore[arg-type]
     )
 

@@ -46,6 +46,7 @@ def test_a_smoke_run_reports_latency_late_audio_cpu_and_memory_for_one_and_two_c
         speed=4.0,
         spread_s=0.2,
         calls_per_slot=1,
+        warm_recognizers=1,
         script="short",
         p95_limit_ms=1e9,  # never break on speed here: both levels must run
         model=ko_model_path,

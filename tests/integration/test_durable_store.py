@@ -78,6 +78,7 @@ def _server_env(data_dir: Path, port: int, model: Path) -> dict[str, str]:
         "IVR_DATA_DIR": str(data_dir),
         "IVR_AUDIO_CACHE_DIR": str(data_dir / "cache"),
         "IVR_VOSK_MODEL": str(model),
+        "IVR_WARM_RECOGNIZERS": "0",  # keypad turns only: no speech to decode
         "IVR_PUBLIC_URL": f"http://127.0.0.1:{port}",
         "IVR_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "IVR_PLAYBACK_SPEED": str(SPEED),

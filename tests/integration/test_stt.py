@@ -252,18 +252,18 @@ def test_a_call_borrows_a_native_recogniser_only_while_the_caller_talks_and_the_
 ) -> None:
     engine = VoskEngine(ko_model_path)
     first, second = engine.new_recognizer("CA-first"), engine.new_recognizer("CA-second")
-    assert engine.pool_stats() == {"created": 0, "in_use": 0, "idle": 0}  # a call that is not talking holds none
+    assert engine.pool_stats() == {"created": 0, "in_use": 0, "idle": 0, "waits": 0}  # a call that is not talking holds none
 
     first.accept(pcm_to_bytes(korean_8k[:1600]))
     assert engine.pool_stats()["in_use"] == 1
     heard_first = decode(first, korean_8k[1600:])
-    assert engine.pool_stats() == {"created": 1, "in_use": 0, "idle": 1}
+    assert engine.pool_stats() == {"created": 1, "in_use": 0, "idle": 1, "waits": 0}
 
     heard_second = decode(second, korean_8k)
     first.close()
     second.close()
 
-    assert engine.pool_stats() == {"created": 1, "in_use": 0, "idle": 1}  # warm, reused, not re-created
+    assert engine.pool_stats() == {"created": 1, "in_use": 0, "idle": 1, "waits": 0}  # warm, reused, not re-created
     assert not heard_first.is_empty and not heard_second.is_empty
     assert heard_second.words[0].start == pytest.approx(heard_first.words[0].start, abs=0.35)  # its own clock
 
@@ -310,9 +310,55 @@ def test_without_pooling_a_call_keeps_one_native_recogniser_for_all_its_turns(
     recognizer = engine.new_recognizer("CA-naive")
     decode(recognizer, korean_8k)
     decode(recognizer, korean_8k)
-    assert engine.pool_stats() == {"created": 1, "in_use": 1, "idle": 0}
+    assert engine.pool_stats() == {"created": 1, "in_use": 1, "idle": 0, "waits": 0}
     recognizer.close()
     other = engine.new_recognizer("CA-naive-2")
     decode(other, korean_8k)
     other.close()
-    assert engine.pool_stats() == {"created": 2, "in_use": 0, "idle": 0}
+    assert engine.pool_stats() == {"created": 2, "in_use": 0, "idle": 0, "waits": 0}
+
+
+def test_a_caller_who_starts_talking_while_the_pool_is_busy_waits_and_loses_no_word(
+    ko_model_path: Path, korean_8k: Pcm
+) -> None:
+    engine = VoskEngine(ko_model_path, max_natives=1)
+    first, second = engine.new_recognizer("CA-first"), engine.new_recognizer("CA-second")
+    half = len(korean_8k) // 2
+
+    first.accept(pcm_to_bytes(korean_8k))  # holds the only native
+    second.accept(pcm_to_bytes(korean_8k[:half]))  # must wait: its audio is buffered
+    assert engine.pool_stats()["waits"] == 1 and engine.pool_stats()["created"] == 1
+    first.final()  # gives the native back
+    second.accept(pcm_to_bytes(korean_8k[half:]))  # gets it, and catches up on the buffered half
+    heard = second.final()
+    assert engine.pool_stats() == {"created": 1, "in_use": 0, "idle": 1, "waits": 1}
+    alone = decode_on_a_fresh_engine_call(engine, korean_8k)
+    first.close()
+    second.close()
+
+    assert heard.words and heard.duration == pytest.approx(len(korean_8k) / 8000)
+    assert heard.words[0].start == pytest.approx(alone.words[0].start, abs=0.35)
+
+
+def decode_on_a_fresh_engine_call(engine: VoskEngine, pcm8k: Pcm) -> Transcript:
+    recognizer = engine.new_recognizer("CA-alone")
+    try:
+        return decode(recognizer, pcm8k)
+    finally:
+        recognizer.close()
+
+
+def test_an_utterance_that_ends_while_the_pool_is_busy_borrows_an_extra_recogniser_for_a_moment(
+    ko_model_path: Path, korean_8k: Pcm
+) -> None:
+    engine = VoskEngine(ko_model_path, max_natives=1)
+    first, second = engine.new_recognizer("CA-first"), engine.new_recognizer("CA-second")
+    first.accept(pcm_to_bytes(korean_8k))
+    heard = decode(second, korean_8k)  # never got the pooled native: its words must still come now
+    first.final()
+    first.close()
+    second.close()
+
+    assert not heard.is_empty
+    stats = engine.pool_stats()
+    assert stats["created"] == 2 and stats["idle"] == 1, "the extra recogniser is dropped, the pool stays at 1"
