@@ -493,7 +493,7 @@ class SpeechSynthesizer:
         """Path of a cached 8 kHz PCM16 WAV of ``text`` — e.g. for a Twilio ``<Play>`` URL."""
         request = self._request(text, language, rate, pitch, volume)
         path = self._path(request.key, "wav")
-        if await asyncio.to_thread(path.exists):
+        if self.cache and await asyncio.to_thread(path.exists):
             self._count_hit()
             return path
         future, mine = self._render_future(request)

@@ -252,7 +252,8 @@ def test_a_call_borrows_a_native_recogniser_only_while_the_caller_talks_and_the_
 ) -> None:
     engine = VoskEngine(ko_model_path)
     first, second = engine.new_recognizer("CA-first"), engine.new_recognizer("CA-second")
-    assert engine.pool_stats() == {"created": 0, "in_use": 0, "idle": 0, "waits": 0}  # a call that is not talking holds none
+    # a call that is not talking holds none
+    assert engine.pool_stats() == {"created": 0, "in_use": 0, "idle": 0, "waits": 0}
 
     first.accept(pcm_to_bytes(korean_8k[:1600]))
     assert engine.pool_stats()["in_use"] == 1
