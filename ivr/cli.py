@@ -172,7 +172,11 @@ def prompts_render(
     languages = lang or ["nl", "en"]
     with SpeechSynthesizer(settings.audio_cache_dir, settings.grammars_dir, rate=settings.tts_rate) as synth:
         report = asyncio.run(render_all(synth, settings.grammars_dir, languages, settings.company_name))
-    console.print(report)
+    for counts in report.languages:
+        console.print(
+            f"prompts ({counts.language}): {counts.rendered} rendered, {counts.cached} already cached, "
+            f"{counts.skipped} need call data (rendered during calls) → {settings.audio_cache_dir}"
+        )
 
 
 @rules_app.command("check")
