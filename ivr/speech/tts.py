@@ -496,10 +496,7 @@ class SpeechSynthesizer:
         if self.cache and await asyncio.to_thread(path.exists):
             self._count_hit()
             return path
-        future, mine = self._render_future(request)
-        await self._await_async(future, request)
-        if not mine:
-            self._count_hit(shared=True)
+        await self._render_into_cache(request)
         return path
 
     async def prerender(self, text: str, language: str, *, rate: int | None = None) -> bool:
@@ -509,6 +506,10 @@ class SpeechSynthesizer:
         if await asyncio.to_thread(lambda: ulaw.exists() and wav.exists()):
             self._count_hit()
             return False
+        return await self._render_into_cache(request)
+
+    async def _render_into_cache(self, request: _Request) -> bool:
+        """Render ``request`` into the cache (or wait for the render already under way); True when this call did."""
         future, mine = self._render_future(request)
         await self._await_async(future, request)
         if not mine:

@@ -67,18 +67,21 @@ class Connected(_Frame):
     version: str = "1.0.0"
 
 
-class Start(_Frame):
+class _StreamFrame(_Frame):
+    """A frame that belongs to one stream and has its place in it."""
+
+    sequence_number: str = Field("0", alias="sequenceNumber")
+    stream_sid: str = Field("", alias="streamSid")
+
+
+class Start(_StreamFrame):
     event: Literal["start"]
-    sequence_number: str = Field("0", alias="sequenceNumber")
     start: StartInfo
-    stream_sid: str = Field("", alias="streamSid")
 
 
-class Media(_Frame):
+class Media(_StreamFrame):
     event: Literal["media"]
-    sequence_number: str = Field("0", alias="sequenceNumber")
     media: MediaInfo
-    stream_sid: str = Field("", alias="streamSid")
 
     def audio(self) -> bytes:
         """The μ-law payload, decoded; invalid base64 is a protocol error, not a crash."""
@@ -88,25 +91,19 @@ class Media(_Frame):
             raise ProtocolError(f"media payload is not valid base64: {exc}") from exc
 
 
-class Dtmf(_Frame):
+class Dtmf(_StreamFrame):
     event: Literal["dtmf"]
-    sequence_number: str = Field("0", alias="sequenceNumber")
     dtmf: DtmfInfo
-    stream_sid: str = Field("", alias="streamSid")
 
 
-class Mark(_Frame):
+class Mark(_StreamFrame):
     event: Literal["mark"]
-    sequence_number: str = Field("0", alias="sequenceNumber")
     mark: MarkInfo
-    stream_sid: str = Field("", alias="streamSid")
 
 
-class Stop(_Frame):
+class Stop(_StreamFrame):
     event: Literal["stop"]
-    sequence_number: str = Field("0", alias="sequenceNumber")
     stop: StopInfo = Field(default_factory=lambda: StopInfo.model_validate({}))
-    stream_sid: str = Field("", alias="streamSid")
 
 
 InboundFrame = Annotated[Connected | Start | Media | Dtmf | Mark | Stop, Field(discriminator="event")]
