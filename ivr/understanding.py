@@ -136,7 +136,11 @@ def first_turn_action(ctx: DialogContext, turn: Turn, decision: TransferDecision
     """How a first caller turn is handled: by the bot, by a person, or by asking again."""
     if decision is not None or any(isinstance(a, Transfer) for a in turn.actions):
         return "transfer"
-    if turn.intent is None or turn.intent.label == "unknown" or turn.failed:
+    if turn.intent is None or turn.intent.label == "unknown":
+        return "clarify"
+    # An order number we cannot find is the bot serving an understood request (it asks for the number again),
+    # not a caller who was not understood.
+    if turn.failed and turn.failure_reason != "order_not_found":
         return "clarify"
     return "self_service"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,13 @@ QUIET = ConversationSignals()
 
 @pytest.fixture(scope="module")
 def lexicons() -> dict[str, DistressLexicon]:
+    """The word lists alone: how matching, negation, conversation and voice work, without the learned model."""
+    return {lang: replace(load_distress_lexicon(GRAMMARS, lang), learned=None) for lang in ("nl", "en")}
+
+
+@pytest.fixture(scope="module")
+def learned() -> dict[str, DistressLexicon]:
+    """As the server loads them: word lists plus the calm/upset model learned from training.yaml."""
     return {lang: load_distress_lexicon(GRAMMARS, lang) for lang in ("nl", "en")}
 
 
@@ -314,3 +322,56 @@ def test_words_and_voice_together_exceed_each_alone(lexicons: dict[str, Distress
 def test_a_lexicon_for_another_language_is_a_programming_error(lexicons: dict[str, DistressLexicon]) -> None:
     with pytest.raises(ValueError, match="lexicon is for 'nl'"):
         assess_distress("hello", "en", lexicons["nl"], QUIET)
+
+
+# ── the learned calm/upset model ──────────────────────────────────────────────────────────────────────────
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        # upset, but in words no lexicon lists: the labelled sentences teach it
+        ("er is vannacht vijfhonderd euro van mijn rekening verdwenen en ik heb niks gekocht", "nl"),
+        ("ze hebben mijn pinpas gebruikt en nu is al mijn spaargeld weg", "nl"),
+        ("somebody emptied my account overnight and i have no idea how", "en"),
+        ("someone is using my card right now please block it", "en"),
+    ],
+)
+def test_upset_callers_are_recognised_beyond_the_word_lists(
+    lexicons: dict[str, DistressLexicon], learned: dict[str, DistressLexicon], text: str, lang: Language
+) -> None:
+    with_model = distress(text, lang, learned)
+    assert with_model.level >= THRESHOLD
+    assert with_model.level > distress(text, lang, lexicons).level
+    assert any(reason.startswith("sounds like upset callers") for reason in with_model.reasons)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("hoe laat zijn jullie morgen open", "nl"),
+        ("ik wil graag mijn nieuwe adres doorgeven", "nl"),
+        ("ik ben niet boos hoor ik wil alleen iets vragen", "nl"),
+        ("could you tell me my balance please", "en"),
+        ("no rush it's not urgent at all", "en"),
+        ("i'm not angry about this just curious", "en"),
+    ],
+)
+def test_the_learned_model_leaves_calm_callers_calm(
+    learned: dict[str, DistressLexicon], text: str, lang: Language
+) -> None:
+    assert distress(text, lang, learned).level < THRESHOLD
+
+
+def test_the_learned_reasons_name_telling_words_not_function_words(learned: dict[str, DistressLexicon]) -> None:
+    result = distress("er is vannacht geld van mijn rekening gehaald en ik heb niks gekocht", "nl", learned)
+    reason = next(r for r in result.reasons if r.startswith("sounds like upset callers"))
+    named = reason.split(":", 1)[1]
+    assert "'geld'" in named or "'halen'" in named or "'niks'" in named
+    assert all(f"'{w}'" not in named for w in ("en", "ik", "van", "mijn", "hebben", "zijn"))
+
+
+def test_without_labelled_sentences_there_is_no_learned_model(tmp_path: Path) -> None:
+    (tmp_path / "nl").mkdir()
+    (tmp_path / "nl" / "distress.yaml").write_text((GRAMMARS / "nl" / "distress.yaml").read_text(encoding="utf-8"))
+    lexicon = load_distress_lexicon(tmp_path, "nl")
+    assert lexicon.learned is None
+    assert assess_distress("ik word er gek van", "nl", lexicon, QUIET).learned == 0.0

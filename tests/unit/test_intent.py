@@ -342,7 +342,7 @@ def test_separable_verb_split_by_the_caller_is_joined_again(models: dict[str, In
 def test_nobody_is_not_heard_as_somebody(models: dict[str, IntentModel]) -> None:
     result = classify_intent("er komt niemand om het pakket op te halen", models["nl"])
     assert result.label == "order_status"
-    assert not any("iemand" in reason for reason in result.reasons)
+    assert not any(reason.startswith("keyword") and "iemand" in reason for reason in result.reasons)
 
 
 def test_two_short_words_glued_together_are_not_a_misheard_keyword(models: dict[str, IntentModel]) -> None:
@@ -351,7 +351,9 @@ def test_two_short_words_glued_together_are_not_a_misheard_keyword(models: dict[
 
 
 def test_english_contractions_are_understood(models: dict[str, IntentModel]) -> None:
-    assert classify_intent("it wasn't me who bought that", models["en"]).label == "fraud"
+    result = classify_intent("i didn't make these payments it wasn't me", models["en"])
+    assert result.label == "fraud"
+    assert "keyword 'not me'" in result.reasons
 
 
 def test_naming_a_colleague_without_asking_for_one_is_not_an_agent_request(models: dict[str, IntentModel]) -> None:
@@ -406,11 +408,11 @@ def rewrite_intents(grammars: Path, change: dict[str, object]) -> Path:
 
 def test_threshold_comes_from_the_yaml(grammars_copy: Path, models: dict[str, IntentModel]) -> None:
     vague = "ik wil ergens vanaf"
-    shipped = classify_intent(vague, models["nl"])
-    assert shipped.label == UNKNOWN
-    assert any("below the threshold" in reason for reason in shipped.reasons)
-    rewrite_intents(grammars_copy, {"threshold": 0.0})
-    assert classify_intent(vague, load_intent_model(grammars_copy, "nl")).label == "cancel_subscription"
+    assert classify_intent(vague, models["nl"]).label == "cancel_subscription"
+    rewrite_intents(grammars_copy, {"threshold": 0.9})
+    strict = classify_intent(vague, load_intent_model(grammars_copy, "nl"))
+    assert strict.label == UNKNOWN
+    assert any("below the threshold 0.90" in reason for reason in strict.reasons)
 
 
 def test_broken_yaml_is_a_grammar_error_naming_the_file(grammars_copy: Path) -> None:
