@@ -21,6 +21,7 @@ import functools
 import hashlib
 import itertools
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -117,7 +118,10 @@ class LearnedModel:
         return columns, values / norm if norm > 0 else values
 
 
-_cache: dict[str, LearnedModel] = {}
+#: trained models by digest, most recently used last; bounded, because every wording a supervisor teaches makes a
+#: new training set (each model holds a few MB)
+_cache: OrderedDict[str, LearnedModel] = OrderedDict()
+_CACHE_SIZE = 8
 _cache_lock = threading.Lock()
 
 
@@ -130,6 +134,8 @@ def train(
     digest = hashlib.sha256(repr((language, tuple(labels), tuple(sentences))).encode()).hexdigest()
     with _cache_lock:
         cached = _cache.get(digest)
+        if cached is not None:
+            _cache.move_to_end(digest)
     if cached is not None:
         return cached
     missing = set(labels) - {label for _, label in sentences}
@@ -163,4 +169,6 @@ def train(
     )
     with _cache_lock:
         _cache[digest] = model
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
     return model

@@ -109,3 +109,10 @@ def test_a_situation_described_in_other_words_is_understood_and_says_why(text: s
     result = classify_intent(text, load_intent_model(GRAMMARS, lang))
     assert result.label == intent
     assert any(reason.startswith("learned from labelled sentences") for reason in result.reasons)
+
+
+def test_the_model_cache_keeps_only_the_most_recent_training_sets() -> None:
+    first = train("en", ("x", "y"), [(("first",), "x"), (("one",), "y")])
+    for n in range(10):
+        train("en", ("x", "y"), [((f"word{n}",), "x"), (("other",), "y")])
+    assert train("en", ("x", "y"), [(("first",), "x"), (("one",), "y")]) is not first
