@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from ivr.admin.secret import session_secret
 from ivr.admin.sessions import SessionCookies
+from ivr.admin.throttle import LoginThrottle
 from ivr.config import Settings
 from ivr.deps import get_runtime
 from ivr.evaluation import Understander
@@ -30,6 +31,7 @@ class Console:
     settings: Settings
     cookies: SessionCookies
     templates: Jinja2Templates
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
     _store: Store | None = None
     _understander: Understander | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)

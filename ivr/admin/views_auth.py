@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, status
@@ -61,9 +62,27 @@ def login(
         )
         console.cookies.write(response, fresh)
         return response
+    address = request.client.host if request.client else "unknown"
+    wait = console.throttle.retry_after(address, username)
+    if wait is not None:
+        log.warning("console login for %r from %s refused: too many failed attempts", username, address)
+        response = render(
+            console,
+            request,
+            "login.html",
+            None,
+            login_csrf=session.csrf,
+            next=_safe_next(next),
+            error=f"Too many failed attempts. Please try again in {math.ceil(wait / 60)} minute(s).",
+            username=username,
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
     role = check_password(store, username.strip(), password)
     if role is None:
-        log.warning("console login failed for %r", username)
+        console.throttle.failed(address, username)
+        log.warning("console login failed for %r from %s", username, address)
         response = render(
             console,
             request,
@@ -76,6 +95,7 @@ def login(
             status_code=status.HTTP_401_UNAUTHORIZED,
         )
         return response
+    console.throttle.succeeded(address, username)
     redirect = RedirectResponse(_safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
     console.cookies.write(redirect, ConsoleSession.for_user(username.strip()))
     return redirect

@@ -11,6 +11,7 @@ from fastapi import Response
 from fastapi.testclient import TestClient
 
 from ivr.admin.sessions import COOKIE, ConsoleSession, SessionCookies
+from ivr.admin.throttle import LoginThrottle
 from ivr.api import create_app
 from ivr.call.record import CallRecord
 from ivr.runtime import Runtime
@@ -79,6 +80,29 @@ def test_a_wrong_password_is_refused(client: TestClient) -> None:
     )
     assert response.status_code == 401 and "Wrong user name or password" in response.text
     assert client.get("/admin/live", follow_redirects=False).status_code == 303
+
+
+def test_repeated_wrong_passwords_are_answered_429_even_when_the_right_one_follows(client: TestClient) -> None:
+    app = client.app
+    runtime: Runtime = app.state.runtime  # type: ignore[attr-defined]
+    runtime.store.add_user("guessed", "the-right-password-1", role="viewer")
+    form = client.get("/admin/login")
+    token = csrf_of(form.text)
+    try:
+        statuses = [
+            client.post("/admin/login", data={"username": "guessed", "password": f"guess-{n}", "csrf_token": token})
+            for n in range(5)
+        ]
+        assert [r.status_code for r in statuses] == [401] * 5
+        right = client.post(
+            "/admin/login", data={"username": "guessed", "password": "the-right-password-1", "csrf_token": token}
+        )
+        assert right.status_code == 429
+        assert int(right.headers["retry-after"]) > 0
+        assert "Too many failed attempts" in right.text
+        assert client.get("/admin/live", follow_redirects=False).status_code == 303  # not logged in
+    finally:
+        app.state.console.throttle = LoginThrottle()  # type: ignore[attr-defined]
 
 
 def test_a_login_without_the_forms_csrf_token_is_refused(client: TestClient) -> None:
