@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from argon2 import PasswordHasher
@@ -279,18 +280,28 @@ class Store:
         return closed
 
     def purge(self, older_than: datetime) -> int:
-        """Delete calls that started before ``older_than`` with their turns, transfers and call-backs."""
+        """Delete calls that started before ``older_than`` with their turns, transfers and call-backs — and the
+        spoken summaries of those transfers: they say the caller's numbers aloud, so they must not outlive the
+        rows. A summary file another remaining transfer still plays (same words, one cached file) is kept."""
         with self.session() as session:
             ids = select(Call.id).where(Call.started_at < older_than)
             transfer_ids = select(Transfer.transfer_id).where(Transfer.call_id.in_(ids))
+            audio = set(session.scalars(select(Transfer.summary_audio).where(Transfer.call_id.in_(ids)))) - {""}
             # Children first: correct on databases and connections where ON DELETE CASCADE is not enforced.
             session.execute(delete(Callback).where(Callback.transfer_id.in_(transfer_ids)))
             session.execute(delete(Transfer).where(Transfer.call_id.in_(ids)))
             session.execute(delete(Turn).where(Turn.call_id.in_(ids)))
             result = session.execute(delete(Call).where(Call.started_at < older_than))
             count: int = result.rowcount  # type: ignore[attr-defined]
+            still_played = set(session.scalars(select(Transfer.summary_audio).where(Transfer.summary_audio.in_(audio))))
+        removed = _remove_summary_audio(audio - still_played)
         if count:
-            log.info("retention: purged %d call(s) started before %s", count, older_than.isoformat())
+            log.info(
+                "retention: purged %d call(s) started before %s and %d spoken summary file(s)",
+                count,
+                older_than.isoformat(),
+                removed,
+            )
         return count
 
     # ── calls: what the console reads ─────────────────────────────────────────────────────────────────────
@@ -373,3 +384,19 @@ class Store:
 
 def _plus_seconds(start: datetime, seconds: float) -> datetime:
     return from_epoch(start.timestamp() + seconds)
+
+
+def _remove_summary_audio(paths: Iterable[str]) -> int:
+    """Delete rendered summaries (the WAV and the μ-law twin the speech cache keeps beside it); missing is fine."""
+    removed = 0
+    for name in paths:
+        wav = Path(name)
+        for path in (wav, wav.with_suffix(".ulaw")):
+            try:
+                path.unlink()
+                removed += path == wav
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("retention: could not delete %s (%s)", path, exc)
+    return removed

@@ -21,7 +21,7 @@ from ivr.store.writer import StoreWriter
 DAY = 24 * 3600.0
 
 
-def _call_with_everything(store: Store, call_sid: str, days_ago: float) -> None:
+def _call_with_everything(store: Store, call_sid: str, days_ago: float, summary_audio: Path | None = None) -> None:
     store.call_started(CallRecord(call_sid=call_sid, language="nl", started=time.time() - days_ago * DAY))
     store.add_turn(call_sid, 1, CallEvent(at=1.0, kind="caller", text="medewerker"))
     transfer_id = f"TR-{call_sid}"
@@ -36,6 +36,7 @@ def _call_with_everything(store: Store, call_sid: str, days_ago: float) -> None:
             target_name="Team",
             target={},
             priority=1,
+            summary_audio=str(summary_audio or ""),
         )
     )
     store.add_callback(transfer_id, CallbackRequest(kind="callback"))
@@ -54,6 +55,21 @@ def test_purge_deletes_old_calls_with_their_turns_transfers_and_callbacks(store:
     assert (_count(store, Turn), _count(store, Transfer), _count(store, Callback)) == (1, 1, 1)
     call = store.get_call("CA-new")
     assert call is not None and call.transfer is not None and len(call.transfer.callbacks) == 1
+
+
+def test_purge_deletes_the_spoken_summaries_of_purged_transfers_unless_another_still_plays_them(
+    store: Store, tmp_path: Path
+) -> None:
+    own, shared = tmp_path / "own.wav", tmp_path / "shared.wav"
+    for wav in (own, shared):
+        wav.write_bytes(b"RIFF")
+        wav.with_suffix(".ulaw").write_bytes(b"\xff")
+    _call_with_everything(store, "CA-old", days_ago=45, summary_audio=own)
+    _call_with_everything(store, "CA-old-2", days_ago=40, summary_audio=shared)
+    _call_with_everything(store, "CA-new", days_ago=2, summary_audio=shared)  # the same words, one cached file
+    assert store.purge(datetime.now(UTC) - timedelta(days=30)) == 2
+    assert not own.exists() and not own.with_suffix(".ulaw").exists()
+    assert shared.exists() and shared.with_suffix(".ulaw").exists()
 
 
 def test_ivr_purge_older_than_30d_enforces_retention(
