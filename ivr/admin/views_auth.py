@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ivr.admin.auth import CSRF_FIELD, Poster, check_password
-from ivr.admin.console import ConsoleDep, StoreDep
+from ivr.admin.console import Console, ConsoleDep, StoreDep
 from ivr.admin.pages import render
 from ivr.admin.sessions import ConsoleSession
 
@@ -50,55 +50,51 @@ def login(
     session = console.cookies.read(request)
     if session is None or not csrf_token or not hmac.compare_digest(session.csrf, csrf_token):
         fresh = ConsoleSession.anonymous()
-        response = render(
-            console,
-            request,
-            "login.html",
-            None,
-            login_csrf=fresh.csrf,
-            next=_safe_next(next),
-            error="Your login form expired; please try again.",
-            status_code=status.HTTP_403_FORBIDDEN,
-        )
+        expired = "Your login form expired; please try again."
+        response = _login_page(console, request, fresh, next, expired, status.HTTP_403_FORBIDDEN)
         console.cookies.write(response, fresh)
         return response
     address = request.client.host if request.client else "unknown"
     wait = console.throttle.retry_after(address, username)
     if wait is not None:
         log.warning("console login for %r from %s refused: too many failed attempts", username, address)
-        response = render(
-            console,
-            request,
-            "login.html",
-            None,
-            login_csrf=session.csrf,
-            next=_safe_next(next),
-            error=f"Too many failed attempts. Please try again in {math.ceil(wait / 60)} minute(s).",
-            username=username,
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-        )
+        error = f"Too many failed attempts. Please try again in {math.ceil(wait / 60)} minute(s)."
+        response = _login_page(console, request, session, next, error, status.HTTP_429_TOO_MANY_REQUESTS, username)
         response.headers["Retry-After"] = str(wait)
         return response
     role = check_password(store, username.strip(), password)
     if role is None:
         console.throttle.failed(address, username)
         log.warning("console login failed for %r from %s", username, address)
-        response = render(
-            console,
-            request,
-            "login.html",
-            None,
-            login_csrf=session.csrf,
-            next=_safe_next(next),
-            error="Wrong user name or password.",
-            username=username,
-            status_code=status.HTTP_401_UNAUTHORIZED,
-        )
-        return response
+        error = "Wrong user name or password."
+        return _login_page(console, request, session, next, error, status.HTTP_401_UNAUTHORIZED, username)
     console.throttle.succeeded(address, username)
     redirect = RedirectResponse(_safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
     console.cookies.write(redirect, ConsoleSession.for_user(username.strip()))
     return redirect
+
+
+def _login_page(
+    console: Console,
+    request: Request,
+    session: ConsoleSession,
+    next: str,
+    error: str,
+    status_code: int,
+    username: str = "",
+) -> Response:
+    """The login form again, with why the last attempt did not get in."""
+    return render(
+        console,
+        request,
+        "login.html",
+        None,
+        login_csrf=session.csrf,
+        next=_safe_next(next),
+        error=error,
+        username=username,
+        status_code=status_code,
+    )
 
 
 @router.post("/logout")
