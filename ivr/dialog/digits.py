@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ivr.config import REPO_ROOT
 from ivr.dialog.actions import GrammarName
 from ivr.errors import GrammarError
-from ivr.signals.intent import format_validation_error, read_grammar_yaml
+from ivr.grammar_files import format_validation_error, read_grammar_yaml
 from ivr.signals.text import fold, levenshtein, split_on_unknown, tokenize
 
 _DIGITS = tuple(str(d) for d in range(10))

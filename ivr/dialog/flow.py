@@ -17,7 +17,8 @@ from typing import Literal, get_args
 from ivr.dialog.actions import GrammarName, Say
 from ivr.dialog.digits import Phrases, load_phrases
 from ivr.errors import GrammarError
-from ivr.signals.intent import Handling, IntentModel, load_intent_model, read_grammar_yaml
+from ivr.grammar_files import read_grammar_yaml
+from ivr.signals.intent import Handling, IntentModel, load_intent_model
 
 #: Every prompt key the engine says by name: the type keeps the engine honest, load_flow checks the YAML.
 PromptKey = Literal[

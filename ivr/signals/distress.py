@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ivr.config import Language
 from ivr.errors import GrammarError
+from ivr.grammar_files import format_validation_error, parse_yaml, read_grammar_yaml
 from ivr.signals.learned import LearnedModel, lemma, train
 from ivr.signals.training import load_training_sentences
 
@@ -188,7 +189,7 @@ def _words(items: list[str]) -> frozenset[str]:
 def parse_distress_lexicon(text: str, source_name: str) -> DistressLexicon:
     """Validate and compile a distress lexicon; mistakes raise GrammarError naming the file and the place."""
     try:
-        raw = yaml.safe_load(text)
+        raw = parse_yaml(text)
         spec = _LexiconFile.model_validate(raw)
         categories = tuple(
             LexiconCategory(
@@ -204,10 +205,7 @@ def parse_distress_lexicon(text: str, source_name: str) -> DistressLexicon:
     except yaml.YAMLError as exc:
         raise GrammarError(f"{source_name}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
-        )
-        raise GrammarError(f"{source_name}: {problems}") from exc
+        raise GrammarError(format_validation_error(source_name, exc)) from exc
     except ValueError as exc:
         raise GrammarError(f"{source_name}: {exc}") from exc
     return DistressLexicon(
@@ -238,8 +236,10 @@ def load_distress_lexicon(grammars_dir: Path, language: Language) -> DistressLex
     if {label for _, label in sentences} != {_CALM, _UPSET}:
         return lexicon
     intents = grammars_dir / language / "intents.yaml"
-    stopwords = yaml.safe_load(intents.read_text(encoding="utf-8")).get("stopwords", []) if intents.exists() else []
-    function_words = frozenset(lemma(w, language) for s in stopwords for w in normalise(str(s)))
+    stopwords = read_grammar_yaml(intents).get("stopwords", []) if intents.exists() else []
+    function_words = frozenset(
+        lemma(w, language) for s in (stopwords if isinstance(stopwords, list) else []) for w in normalise(str(s))
+    )
     learned = train(language, (_CALM, _UPSET), sentences)
     return replace(lexicon, learned=learned, function_words=function_words)
 

@@ -38,10 +38,10 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ivr.errors import GrammarError
+from ivr.grammar_files import format_validation_error, read_grammar_yaml
 from ivr.signals.learned import LearnedModel, train
 from ivr.signals.text import char_ngrams, expand_aliases, levenshtein, remove_phrases, tokenize
 from ivr.signals.training import TrainingSentence, load_training_sentences
@@ -230,36 +230,6 @@ class _IntentsFile(BaseModel):
                     f"intent {label!r}: handling {spec.handling!r} is reserved for {UNKNOWN}/{AGENT_REQUEST}"
                 )
         return self
-
-
-def read_grammar_yaml(path: Path) -> dict[str, object]:
-    """Read a YAML mapping from grammars/, turning every way it can be wrong into a :class:`GrammarError`."""
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise GrammarError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise GrammarError(f"{path}: not valid YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise GrammarError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
-    for key in data:
-        if not isinstance(key, str):
-            raise GrammarError(f"{path}: key {key!r} is not text (YAML reads yes/no/on/off as true/false: quote it)")
-    return dict(data)
-
-
-def format_validation_error(path: Path, exc: ValidationError) -> str:
-    """One line per problem, each naming where in the file it is."""
-    problems = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        hint = ""
-        if isinstance(error.get("input"), bool):
-            hint = " (YAML reads yes/no/on/off as true/false: put the word in quotes)"
-        problems.append(f"{where}: {error['msg']}{hint}")
-    return f"{path}: " + "; ".join(problems)
 
 
 def load_intent_model(grammars_dir: Path, language: str) -> IntentModel:

@@ -7,15 +7,14 @@ is validated like every grammar file: a mistake names the file, the item and the
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ivr.errors import GrammarError
+from ivr.grammar_files import format_validation_error, read_grammar_yaml
 from ivr.signals.text import tokenize
 
 FILE_NAME = "training.yaml"
@@ -51,14 +50,6 @@ class _File(BaseModel):
     items: list[_Item]
 
 
-@functools.lru_cache(maxsize=8)
-def _parse(text: str) -> object:
-    """The file's YAML, parsed by libyaml when PyYAML has it (a thousand sentences take 1.5 s in pure Python);
-    the intent and the distress model read the same file, so it is parsed once."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)
-
-
 def load_training_sentences(
     grammars_dir: Path, language: str, labels: Sequence[str] | None = None
 ) -> tuple[TrainingSentence, ...]:
@@ -67,16 +58,9 @@ def load_training_sentences(
     if not path.exists():
         return ()
     try:
-        data = _parse(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise GrammarError(f"{path}: cannot read ({exc})") from exc
-    try:
-        parsed = _File.model_validate(data)
+        parsed = _File.model_validate(read_grammar_yaml(path))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
-        )
-        raise GrammarError(f"{path}: {problems}") from exc
+        raise GrammarError(format_validation_error(path, exc)) from exc
     for index, item in enumerate(parsed.items):
         if labels is not None and item.intent not in labels:
             raise GrammarError(

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from ivr.config import REPO_ROOT
 from ivr.dialog.digits import Phrases, load_phrases, parse_spoken_digits
 from ivr.errors import GrammarError
-from ivr.signals.intent import format_validation_error, read_grammar_yaml
+from ivr.grammar_files import format_validation_error, read_grammar_yaml
 from ivr.signals.text import fold, tokenize
 from ivr.transfer.redact import redact
 

@@ -1,0 +1,54 @@
+"""Reading the YAML files under ``grammars/``: one way to parse them and one way to say what is wrong.
+
+Every grammar loader (intents, training sentences, distress lexicons, phrases, prompts, summaries) turns a
+mistake into a :class:`GrammarError` that names the file, the place in it and the reason, so a supervisor editing
+a file reads the same kind of message whichever file it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from ivr.errors import GrammarError
+
+#: libyaml when PyYAML was built with it: the training sentences (a thousand lines a language) parse in
+#: milliseconds instead of a second and a half
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse_yaml(text: str) -> object:
+    """Parse YAML text with a safe loader (raises ``yaml.YAMLError``)."""
+    return yaml.load(text, Loader=_LOADER)
+
+
+def read_grammar_yaml(path: Path) -> dict[str, object]:
+    """Read a YAML mapping from grammars/, turning every way it can be wrong into a :class:`GrammarError`."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GrammarError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        data = parse_yaml(raw)
+    except yaml.YAMLError as exc:
+        raise GrammarError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise GrammarError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    for key in data:
+        if not isinstance(key, str):
+            raise GrammarError(f"{path}: key {key!r} is not text (YAML reads yes/no/on/off as true/false: quote it)")
+    return dict(data)
+
+
+def format_validation_error(path: Path | str, exc: ValidationError) -> str:
+    """One line per problem, each naming where in the file it is."""
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        hint = ""
+        if isinstance(error.get("input"), bool):
+            hint = " (YAML reads yes/no/on/off as true/false: put the word in quotes)"
+        problems.append(f"{where}: {error['msg']}{hint}")
+    return f"{path}: " + "; ".join(problems)
