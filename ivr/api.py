@@ -56,10 +56,11 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
         retention = asyncio.create_task(
             purge_on_schedule(runtime.writer, settings.retention_days), name="retention-purge"
         )
+        alive = asyncio.create_task(_keep_alive(runtime), name="instance-heartbeat")
         try:
             yield
         finally:
-            for task in (watcher, retention, warming):
+            for task in (watcher, retention, warming, alive):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -130,6 +131,19 @@ async def _warm_up(runtime: Runtime) -> None:
         log.exception("warming the recognisers failed; the first calls will decode more slowly")
         return
     runtime.startup_seconds["recognizer_warm_up"] = round(seconds, 3)
+
+
+async def _keep_alive(runtime: Runtime) -> None:
+    """Tell the store this server is alive, and close the calls of servers that are not (through the writer
+    thread: the event loop never waits for the database)."""
+    ownership = runtime.ownership
+    beats = 0
+    while True:
+        await asyncio.sleep(runtime.settings.instance_heartbeat_s)
+        runtime.writer.submit(lambda _store: ownership.heartbeat())
+        beats += 1
+        if beats % 3 == 0:
+            runtime.writer.submit(lambda _store: ownership.close_orphaned())
 
 
 def _recognizer_pool(runtime: Runtime) -> dict[str, int] | None:

@@ -32,7 +32,7 @@ err = Console(stderr=True)
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}")
+    typer.echo(f"error: {exc}", err=True)  # one line, never wrapped: a person (or a script) reads it whole
     return typer.Exit(code=1)
 
 
@@ -57,7 +57,22 @@ def serve(
             param_hint="--workers",
         )
 
-    uvicorn.run("app:app", host=host, port=port, workers=workers, ws_ping_interval=None)
+    from ivr.speech.models import resolve_model
+
+    resolve_model(Settings())  # a bad setting or a missing model is one line here, before anything starts
+    # The app is built from the installed package, so the command works from any directory. The port is bound
+    # before start-up: a second server on a busy port stops at once, before it loads a model or opens the store.
+    config = uvicorn.Config("ivr.api:create_app", factory=True, host=host, port=port, ws_ping_interval=None)
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    level = uvicorn_log.level
+    uvicorn_log.setLevel(logging.CRITICAL)  # its own bind error would be a second, less helpful line
+    try:
+        sock = config.bind_socket()
+    except SystemExit as exc:
+        raise _fail(IvrError(f"cannot listen on {host}:{port}: the port is in use or not allowed (--port)")) from exc
+    finally:
+        uvicorn_log.setLevel(level)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 _TURN_OPTIONS = {"--audio", "--press", "--text", "--silence", "--hangup", "--barge-in"}
@@ -309,9 +324,33 @@ def users_list() -> None:
         store.close()
 
 
+@app.callback()
+def _global_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an error.")] = False,
+) -> None:
+    """Warmline: an offline voice IVR that hands callers warmly to a person."""
+    _DEBUG[0] = debug
+
+
+_DEBUG = [False]
+
+
 def main() -> None:
+    """The ``ivr`` command. A bad setting or a known problem is one line naming what to fix; ``--debug`` shows the
+    traceback instead."""
+    from pydantic import ValidationError
+
+    from ivr.config import settings_error_line
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    try:
+        app()
+    except (ValidationError, IvrError, OSError) as exc:
+        if _DEBUG[0]:
+            raise
+        line = settings_error_line(exc) if isinstance(exc, ValidationError) else str(exc)
+        typer.echo(f"error: {line}  (--debug shows the traceback)", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

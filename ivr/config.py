@@ -6,11 +6,12 @@ construct as many differently-configured apps as they like in one process.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Language = Literal["nl", "en"]
@@ -18,6 +19,12 @@ RedactKind = Literal["iban", "bsn", "card", "phone", "email", "number"]
 REDACT_KINDS: tuple[RedactKind, ...] = ("iban", "bsn", "card", "phone", "email", "number")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Settings that no longer exist, and where their job went: a deployment that still sets one is told, not ignored.
+RETIRED = {
+    "IVR_TRANSFER_NUMBER": "where people answer is the `default` target of the rules file (IVR_RULES_FILE, or the "
+    "console's Transfer rules); unset IVR_TRANSFER_NUMBER",
+}
 
 
 class Settings(BaseSettings):
@@ -44,7 +51,6 @@ class Settings(BaseSettings):
     grammars_dir: Path = REPO_ROOT / "grammars"
     audio_cache_dir: Path = REPO_ROOT / "audio" / "cache"
     company_name: str = "Warmline Demo"
-    transfer_number: str = "+31201234567"
     rules_file: Path = Field(default=REPO_ROOT / "rules.yaml", description="Supervisors' transfer rules (YAML).")
     rules_poll_s: float = Field(default=2.0, gt=0, description="How often the rules file is checked for changes.")
     admin_token: SecretStr | None = Field(default=None, description="Bearer token for the ops endpoints.")
@@ -66,6 +72,13 @@ class Settings(BaseSettings):
         description="Personal data masked before storage, comma-separated (IVR_REDACT=iban,bsn,phone; 'none').",
     )
     retention_days: float = Field(default=30, gt=0, description="Calls older than this are purged (hourly).")
+    instance_heartbeat_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="How often this server tells the store it is alive; after 3 missed beats its live calls count "
+        "as interrupted.",
+    )
 
     # Speech timing
     endpoint_silence_ms: int = Field(default=700, ge=100, le=5000, description="Trailing silence ending a turn.")
@@ -92,6 +105,13 @@ class Settings(BaseSettings):
         description="Benchmark baseline only: every frame to a fresh free-speech recogniser per call, no VAD gating.",
     )
     tts_cache: bool = Field(default=True, description="Benchmark baseline only when false: render every prompt anew.")
+
+    @model_validator(mode="after")
+    def _no_retired_settings(self) -> Settings:
+        for name, instead in RETIRED.items():
+            if name in os.environ:
+                raise ValueError(f"{name} is no longer read: {instead}")
+        return self
 
     @field_validator("public_url")
     @classmethod
@@ -134,3 +154,21 @@ class Settings(BaseSettings):
     @property
     def resolved_models_dir(self) -> Path:
         return self.models_dir or (self.data_dir / "models")
+
+
+def settings_error_line(exc: ValidationError) -> str:
+    """One line per bad setting, naming the environment variable, what is wrong with it and what it is for."""
+    lines = []
+    for error in exc.errors():
+        loc = [str(part) for part in error["loc"]]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if not loc:
+            lines.append(f"settings: {message}")
+            continue
+        name = loc[0]
+        field = Settings.model_fields.get(name)
+        variable = f"IVR_{name.upper()}"
+        shown = os.environ.get(variable, error.get("input"))
+        hint = f" ({field.description})" if field is not None and field.description else ""
+        lines.append(f"{variable}={shown!r}: {message}{hint}")
+    return "\n".join(lines)

@@ -25,6 +25,7 @@ from ivr.signals.distress import DistressLexicon, load_distress_lexicon
 from ivr.speech.stt import DecodePool
 from ivr.speech.tts import SpeechSynthesizer
 from ivr.speech.types import RecognizerFactory
+from ivr.store.ownership import Ownership
 from ivr.store.repository import Store
 from ivr.store.writer import StoreWriter
 from ivr.telephony.security import SignatureChecker, StreamTokens
@@ -51,6 +52,7 @@ class Runtime:
     flows: dict[str, Flow]
     store: Store
     writer: StoreWriter
+    ownership: Ownership
     started: float = field(default_factory=time.time)
     startup_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -68,6 +70,10 @@ class Runtime:
         self.synth.close()
         self.pool.shutdown()
         self.writer.close()  # drains the queue: what calls said before shutdown is written
+        try:
+            self.ownership.stop()
+        except Exception:
+            log.exception("could not record this server's shutdown in the store")
         self.store.close()
 
 
@@ -102,7 +108,9 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
 
     t0 = time.perf_counter()  # first: a wrong IVR_DATABASE_URL fails start-up before threads exist
     store = Store.open(settings.resolved_database_url, redact_kinds=settings.redact)
-    store.close_interrupted()  # calls a killed predecessor left open
+    ownership = Ownership(store, stale_after_s=3 * settings.instance_heartbeat_s)
+    ownership.close_orphaned()  # calls a killed predecessor left open; never a live neighbour's
+    ownership.register()
     writer = StoreWriter(store).start()
     timings["store"] = time.perf_counter() - t0
     synth = SpeechSynthesizer(
@@ -157,6 +165,7 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
         flows=flows,
         store=store,
         writer=writer,
+        ownership=ownership,
         startup_seconds=timings,
     )
 

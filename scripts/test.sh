@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The test suite on a fresh machine: install, lint, type-check, then every test (unit, integration with the real
-# Korean Vosk model, and a smoke run of the benchmark).
+# The test suite on a fresh machine: install everything the tests need into .venv (and the Debian packages they
+# start: PostgreSQL, Redis, HAProxy, Chromium), lint, type-check, then every test (unit, integration with the real
+# Korean Vosk model, and a smoke run of the benchmark). PYTHON=/path/to/python3 chooses the interpreter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install.sh
-ruff check ivr tests bench app.py
-ruff format --check ivr tests bench app.py
-mypy
-python3 -m pytest -q -p no:cacheprovider "$@"
+bash scripts/install.sh --test
+bin=.venv/bin
+"$bin/ruff" check ivr tests bench app.py
+"$bin/ruff" format --check ivr tests bench app.py
+"$bin/mypy"
+"$bin/python" -m pytest -q -p no:cacheprovider "$@"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from rich.console import Console
 
 from ivr.config import Settings
@@ -28,7 +29,12 @@ async def run_simulation(
     if url is not None:
         if text_turns:
             raise IvrError("--text turns bypass recognition and need the in-process server: drop --url")
-        call = await TwilioSimulator(url, settings.auth_token, speed=speed).call(turns)
+        try:
+            call = await TwilioSimulator(url, settings.auth_token, speed=speed).call(turns)
+        except httpx.TransportError as exc:
+            raise IvrError(
+                f"no Warmline answers at {url} ({exc or type(exc).__name__}): start it with `ivr serve`, or check --url"
+            ) from exc
     else:
         call = await simulate_in_process(settings, turns, speed=speed)
     print_call(call, console)

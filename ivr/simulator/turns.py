@@ -55,6 +55,8 @@ CALLER_VOICES = {"nl": "nl+f3", "en": "en-gb+f3"}
 
 
 def load_audio_turn(path: Path, barge_in_ms: int | None = None) -> SpeakTurn:
+    if not path.is_file():
+        raise AudioFormatError(f"--audio {path}: no such file (a WAV recording of the caller)")
     samples, rate = read_wav(path)
     return SpeakTurn(audio=resample(samples, rate, TELEPHONE_RATE), label=path.name, barge_in_ms=barge_in_ms)
 

@@ -184,6 +184,12 @@ class TwilioSimulator:
         result = SimulatedCall(call_sid=call_sid)
         async with httpx.AsyncClient(timeout=30.0) as client:
             response = await self._post(client, f"{self.base_url}/twilio/voice", self._params(call_sid, "ringing"))
+            if response.status_code == 403:
+                raise SimulationError(
+                    f"{self.base_url}/twilio/voice refused the signature (403): signatures are checked against the "
+                    "server's IVR_PUBLIC_URL with its IVR_TWILIO_AUTH_TOKEN; give --url exactly that URL and this "
+                    "command the same IVR_TWILIO_AUTH_TOKEN"
+                )
             if response.status_code != 200:
                 raise SimulationError(f"/twilio/voice answered {response.status_code}: {response.text[:200]}")
             result.voice_twiml = response.text

@@ -13,7 +13,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -81,6 +93,8 @@ class Call(Base):
     intent: Mapped[str | None] = mapped_column(String(64), default=None)
     recognition: Mapped[float | None] = mapped_column(Float, default=None)
     distress: Mapped[float | None] = mapped_column(Float, default=None)
+    #: The server process that took the call (:class:`Instance`); only a gone owner's calls count as interrupted.
+    instance_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
 
     turns: Mapped[list[Turn]] = relationship(
         back_populates="call", order_by="Turn.seq", cascade="all, delete-orphan", passive_deletes=True
@@ -111,6 +125,10 @@ class Turn(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     #: Set by a supervisor in the console's missed-utterances view: what the caller meant.
     assigned_intent: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: What the dialog listened for when the caller spoke: "free", "digits" or "yes_no" (None: stored before 0002).
+    expects: Mapped[str | None] = mapped_column(String(16), default=None)
+    #: A supervisor said this missed utterance teaches nothing.
+    dismissed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     call: Mapped[Call] = relationship(back_populates="turns")
 
@@ -195,3 +213,33 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(255), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Instance(Base):
+    """One server process: where it runs and when it last said it was alive (its heartbeat)."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column()
+    heartbeat_at: Mapped[datetime] = mapped_column()
+    stopped_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Teaching(Base):
+    """A wording a supervisor taught from the missed utterances: kept so that it can be undone."""
+
+    __tablename__ = "teachings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    intent: Mapped[str] = mapped_column(String(64))
+    phrase: Mapped[str] = mapped_column(Text)
+    turn_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    #: False when the phrase was already an example (undo then leaves the grammar alone).
+    added_example: Mapped[bool] = mapped_column(Boolean, default=True)
+    undone_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -56,6 +56,8 @@ class Store:
         self.engine = engine
         self.redact_kinds = None if redact_kinds is None else frozenset(redact_kinds)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        #: The server process whose calls this store writes (see ivr.store.ownership); None for tools.
+        self.instance_id: str | None = None
         self._hasher = PasswordHasher()
 
     @classmethod
@@ -259,15 +261,21 @@ class Store:
                 )
             )
 
-    def close_interrupted(self) -> int:
+    def close_interrupted(self, owners: Collection[str | None] | None = None) -> int:
         """Close calls left "in-progress" by a server that stopped without hanging them up; returns how many.
 
-        They end at their last stored turn (the best knowledge of when the line went dead). Only for start-up of
-        the single server process that owns the calls: another live process's calls would be closed too.
+        They end at their last stored turn (the best knowledge of when the line went dead). ``owners`` limits it to
+        the calls of those server instances (``None`` in it: calls with no recorded owner); which owners are gone
+        is :class:`ivr.store.ownership.Ownership`'s to decide. Without ``owners``: every live call (tools only).
         """
         closed = 0
+        query = select(Call).where(Call.status == IN_PROGRESS)
+        if owners is not None:
+            named = [owner for owner in owners if owner is not None]
+            unowned = Call.instance_id.is_(None) if None in owners else false()
+            query = query.where(Call.instance_id.in_(named) | unowned)
         with self.session() as session:
-            calls = session.scalars(select(Call).where(Call.status == IN_PROGRESS)).all()
+            calls = session.scalars(query).all()
             for call in calls:
                 last_at = session.scalar(select(func.max(Turn.at_s)).where(Turn.call_id == call.id))
                 call.status = INTERRUPTED
@@ -276,7 +284,7 @@ class Store:
                     call.outcome_reason = INTERRUPTED
                 closed += 1
         if closed:
-            log.warning("closed %d call(s) interrupted by the previous shutdown", closed)
+            log.warning("closed %d call(s) whose server stopped while they were live, as interrupted", closed)
         return closed
 
     def purge(self, older_than: datetime) -> int:
@@ -376,6 +384,7 @@ class Store:
                 caller_masked=masked_caller(record.caller) if record else "",
                 started_at=from_epoch(record.started) if record else utcnow(),
                 status=IN_PROGRESS,
+                instance_id=self.instance_id,
             )
             session.add(call)
             session.flush()

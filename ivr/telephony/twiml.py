@@ -6,6 +6,7 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from ivr.call.record import Outcome
 from ivr.config import Settings
+from ivr.rules.schema import Target
 
 
 def connect_stream(settings: Settings, token: str, language: str) -> str:
@@ -19,13 +20,18 @@ def connect_stream(settings: Settings, token: str, language: str) -> str:
     return str(response)
 
 
-def after_stream(settings: Settings, outcome: Outcome | None) -> str:
-    """What the call does once the automated part is over. No outcome (the stream broke) → a person, not silence."""
+def after_stream(outcome: Outcome | None, default_target: Target) -> str:
+    """What the call does once the automated part is over without a briefed transfer. No outcome (the stream
+    broke) → a person at the rules' ``default`` target, not silence."""
     response = VoiceResponse()
     if outcome is not None and outcome.kind == "hangup":
         response.hangup()
+    elif default_target.type == "phone":
+        response.dial(default_target.number)
+    elif default_target.type == "sip":
+        response.dial().sip(default_target.uri)
     else:
-        response.dial(settings.transfer_number)
+        response.enqueue(workflow_sid=default_target.workflow_sid)
     return str(response)
 
 

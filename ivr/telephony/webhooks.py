@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Response
 from ivr.call.record import CallRecord, TransferRecord
 from ivr.deps import RuntimeDep
 from ivr.privacy import mask_phone
+from ivr.rules.schema import DEFAULT_TARGET
 from ivr.telephony import twiml
 from ivr.telephony.handover import transfer_response
 from ivr.telephony.signed import XML, TwilioParams
@@ -42,7 +43,8 @@ async def after_stream(params: TwilioParams, runtime: RuntimeDep) -> Response:
     transfer = runtime.registry.transfer_for_call(params.get("CallSid", ""))
     if outcome is not None and outcome.kind == "transfer" and transfer is not None:
         return Response(transfer_response(runtime, transfer), media_type=XML)
-    return Response(twiml.after_stream(runtime.settings, outcome), media_type=XML)
+    default = runtime.rulebook.active.targets[DEFAULT_TARGET]
+    return Response(twiml.after_stream(outcome, default), media_type=XML)
 
 
 @router.post("/status")

@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from ivr.config import Settings
+from ivr.rules.loader import load_rules
+from ivr.rules.schema import DEFAULT_TARGET
 from ivr.simulator.local import local_server
 from ivr.simulator.scripted import ScriptedRecognizers
 from ivr.simulator.twilio import TwilioSimulator
@@ -26,6 +28,12 @@ class LiveServer:
 
     def simulator(self, speed: float = SPEED) -> TwilioSimulator:
         return TwilioSimulator(self.base_url, self.settings.auth_token, speed=speed, timeout_s=90)
+
+    def people_number(self) -> str:
+        """Where people answer: the number of the rules file's ``default`` target (the one place that says so)."""
+        target = load_rules(self.settings.rules_file).targets[DEFAULT_TARGET]
+        assert target.type == "phone"
+        return target.number
 
     def health(self) -> dict[str, object]:
         response = httpx.get(f"{self.base_url}/healthz", timeout=5)

@@ -28,7 +28,7 @@ async def test_greeting_arrives_as_speech_with_a_mark_and_keypad_zero_dials_a_pe
     assert len(voiced) > 8000, "at least a second of voiced audio"
     assert call.marks and call.marks[0].endswith(":greeting")
     assert call.first_prompt_after_s is not None and call.first_prompt_after_s < 1.0
-    assert call.dial_target() == vosk_server.settings.transfer_number
+    assert call.dial_target() == vosk_server.people_number()
     assert call.record is not None
     assert call.record.outcome is not None and call.record.outcome.reason == "keypad_zero"
 
@@ -45,7 +45,7 @@ async def test_dutch_speech_the_model_cannot_understand_is_reprompted_then_goes_
     assert len(caller_turns) == 2
     assert all(t.detail in {"low_confidence", "not_understood"} for t in caller_turns), caller_turns
     assert len(prompts) == 3, prompts  # greeting, one reprompt, the kind transfer announcement
-    assert call.dial_target() == vosk_server.settings.transfer_number
+    assert call.dial_target() == vosk_server.people_number()
     assert call.record.outcome is not None
     assert call.record.outcome.reason in {"low_confidence", "repeated_failure"}
 

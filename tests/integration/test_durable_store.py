@@ -87,14 +87,21 @@ def _server_env(data_dir: Path, port: int, model: Path) -> dict[str, str]:
     }
 
 
+UVICORN = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port"]
+#: the installed ``ivr`` command of this environment
+IVR = str(Path(sys.executable).with_name("ivr"))
+
+
 @contextlib.contextmanager
-def _server_process(data_dir: Path, model: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """``python -m uvicorn app:app`` in its own process, as a deployment runs it."""
+def _server_process(
+    data_dir: Path, model: Path, command: list[str] = UVICORN, cwd: Path = REPO_ROOT
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``python -m uvicorn app:app`` (or ``command`` + port) in its own process, as a deployment runs it."""
     port = free_port()
     log = (data_dir / f"server-{port}.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO_ROOT,
+        [*command, str(port)],
+        cwd=cwd,
         env=_server_env(data_dir, port, model),
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -180,3 +187,48 @@ async def test_a_killed_server_loses_no_completed_turn_and_its_call_is_closed_as
         assert len(restarted.turns) == len(kept)
     finally:
         store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_ivr_serve_starts_the_server_from_any_directory(ko_model_path: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    command = [IVR, "serve", "--host", "127.0.0.1", "--port"]
+    with _server_process(tmp_path, ko_model_path, command=command, cwd=elsewhere) as (_, base_url):
+        assert httpx.get(f"{base_url}/healthz", timeout=5).json()["status"] == "ok"
+
+
+@pytest.mark.slow
+@pytest.mark.model
+async def test_a_second_server_on_a_busy_port_leaves_the_running_servers_call_alone(
+    ko_model_path: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    call_sid = TwilioSimulator.new_call_sid()
+    with _server_process(data_dir, ko_model_path) as (_, base_url):
+        simulator = TwilioSimulator(base_url, AUTH_TOKEN, speed=SPEED, timeout_s=120)
+        caller = asyncio.create_task(simulator.call([PressTurn("5"), SilenceTurn(120)], call_sid=call_sid))
+        store = Store.open(f"sqlite:///{data_dir / 'warmline.db'}")
+        try:
+            await asyncio.to_thread(_stored_call, store, call_sid, "in-progress")
+            port = base_url.rsplit(":", 1)[1]
+            env = _server_env(data_dir, int(port), ko_model_path)
+            for command in ([*UVICORN, port], [IVR, "serve", "--host", "127.0.0.1", "--port", port]):
+                second = await asyncio.to_thread(
+                    subprocess.run, command, cwd=REPO_ROOT, env=env, capture_output=True, timeout=120
+                )
+                assert second.returncode != 0, "the port is taken: the second server must not run"
+            ivr_error = second.stderr.decode().strip().splitlines()
+            assert ivr_error == [
+                f"error: cannot listen on 127.0.0.1:{port}: the port is in use or not allowed (--port)"
+            ]
+            call = store.get_call(call_sid)
+            assert call is not None and call.status == "in-progress", "the running server's call was not touched"
+            assert not caller.done()
+        finally:
+            store.close()
+            caller.cancel()
+            with contextlib.suppress(BaseException):
+                await caller

@@ -11,8 +11,9 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from ivr.simulator.turns import PressTurn
+from ivr.simulator.twilio import SimulationError, TwilioSimulator
 from ivr.telephony.security import SignatureChecker
-from tests.integration.conftest import LiveServer
+from tests.integration.conftest import SPEED, LiveServer
 
 CALL = {"CallSid": "CAforged", "From": "+31612345678", "To": "+31201234567", "AccountSid": "AC0"}
 
@@ -72,5 +73,13 @@ async def test_malformed_frames_are_skipped_and_the_call_goes_on(
     simulator = text_server.simulator()
     garbage = ["{not json", '{"event":"media","media":{"payload":"***"}}', '{"event":"teleport"}']
     call = await simulator.call([PressTurn("0")], inject_before_turns=garbage)
-    assert call.dial_target() == text_server.settings.transfer_number
+    assert call.dial_target() == text_server.people_number()
     assert sum("skipped a bad" in r.getMessage() for r in caplog.records) >= 3
+
+
+async def test_a_simulator_refused_with_403_is_told_signatures_are_checked_against_the_public_url(
+    text_server: LiveServer,
+) -> None:
+    stranger = TwilioSimulator(text_server.base_url, "some-other-token", speed=SPEED)
+    with pytest.raises(SimulationError, match="IVR_PUBLIC_URL"):
+        await stranger.call([PressTurn("0")])

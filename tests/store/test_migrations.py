@@ -12,7 +12,18 @@ from sqlalchemy import inspect, text
 from ivr.store.db import StoreError, make_engine, upgrade
 from ivr.store.models import Base
 
-TABLES = {"calls", "turns", "transfers", "callbacks", "rule_versions", "users", "audit_log", "alembic_version"}
+TABLES = {
+    "calls",
+    "turns",
+    "transfers",
+    "callbacks",
+    "rule_versions",
+    "users",
+    "audit_log",
+    "instances",
+    "teachings",
+    "alembic_version",
+}
 
 
 def test_migrations_create_every_table_from_an_empty_database(database_url: str) -> None:
@@ -22,7 +33,7 @@ def test_migrations_create_every_table_from_an_empty_database(database_url: str)
         upgrade(engine)
         assert set(inspect(engine).get_table_names()) == TABLES
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     finally:
         engine.dispose()
 
