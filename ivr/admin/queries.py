@@ -13,13 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
 from ivr.admin.replay import StoredCall, StoredTurn
 from ivr.config import Language
-from ivr.signals.distress import normalise
 from ivr.store.models import Call, Transfer, Turn
 
 REPLAYED_KINDS = ("caller", "dtmf", "no_input")
@@ -219,74 +218,3 @@ def dashboard(engine: Engine, hours: int = 24, now: datetime | None = None) -> D
         transfers_by_reason=reasons.most_common(),
         mean_confidence=sum(confidences) / len(confidences) if confidences else None,
     )
-
-
-# ── missed utterances ────────────────────────────────────────────────────────────────────────────────────
-@dataclass
-class MissedGroup:
-    """Caller turns that matched no intent and say the same thing (after normalising)."""
-
-    key: str
-    language: str
-    texts: Counter[str] = field(default_factory=Counter)
-    turn_ids: list[int] = field(default_factory=list)
-    calls: set[str] = field(default_factory=set)
-    last_at: datetime | None = None
-
-    @property
-    def count(self) -> int:
-        return len(self.turn_ids)
-
-    @property
-    def text(self) -> str:
-        """The wording callers used most often: what goes into the grammar."""
-        return self.texts.most_common(1)[0][0]
-
-
-def group_key(text: str) -> str:
-    return " ".join(normalise(text))
-
-
-def missed_utterances(engine: Engine, limit: int = 2000) -> list[MissedGroup]:
-    """Unassigned caller turns whose intent was unknown, grouped by language and normalised text, most frequent
-    first."""
-    groups: dict[tuple[str, str], MissedGroup] = {}
-    with Session(engine) as session:
-        rows = session.execute(
-            select(Turn.id, Turn.text, Call.language, Call.call_sid, Call.started_at)
-            .join(Call, Turn.call_id == Call.id)
-            .where(
-                Turn.kind == "caller",
-                Turn.assigned_intent.is_(None),
-                Turn.text != "",
-                (Turn.intent.is_(None)) | (Turn.intent == "unknown"),
-            )
-            .order_by(Turn.id.desc())
-            .limit(limit)
-        )
-        for turn_id, text, language, call_sid, started in rows:
-            key = group_key(text)
-            if not key:
-                continue
-            group = groups.setdefault((language, key), MissedGroup(key, language))
-            group.texts[text.strip().lower()] += 1
-            group.turn_ids.append(turn_id)
-            group.calls.add(call_sid)
-            group.last_at = max(group.last_at or started, started)
-    return sorted(groups.values(), key=lambda g: (-g.count, g.key))
-
-
-def assign_intent(engine: Engine, turn_ids: list[int], intent: str) -> int:
-    """Record what the caller meant on each turn; returns how many turns were updated."""
-    with Session(engine) as session, session.begin():
-        result = session.execute(
-            update(Turn).where(Turn.id.in_(turn_ids), Turn.assigned_intent.is_(None)).values(assigned_intent=intent)
-        )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def missed_group(engine: Engine, language: str, key: str) -> MissedGroup | None:
-    for group in missed_utterances(engine):
-        if group.language == language and group.key == key:
-            return group
-    return None

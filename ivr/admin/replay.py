@@ -8,7 +8,7 @@ cause: voice features and barge-ins are not stored, and the dialog may have chan
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ivr.config import Language
@@ -114,19 +114,25 @@ class DryRun:
 
 
 def dry_run(understander: Understander, active: RuleSet, draft: RuleSet, calls: Sequence[StoredCall]) -> DryRun:
-    """The calls whose outcome the draft would change. Each call is replayed at the time it was made, so time-of-day
-    rules judge it as they would have then."""
+    """The calls whose outcome the draft rules would change."""
+    return compare_replays(replace(understander, rules=active), replace(understander, rules=draft), calls)
+
+
+def compare_replays(before: Understander, after: Understander, calls: Sequence[StoredCall]) -> DryRun:
+    """The calls that would end differently under ``after`` (other rules, or grammars that learned a wording) than
+    under ``before``. Each call is replayed at the time it was made, so time-of-day rules judge it as they would
+    have then."""
     changed: list[ChangedCall] = []
     replayed = 0
     for call in calls:
-        if call.language not in understander.dialogs:
+        if call.language not in before.dialogs or call.language not in after.dialogs:
             continue
-        moment = call.started_at.astimezone(active.zone())
-        before = replay(understander, active, call.language, call.turns, moment)
-        after = replay(understander, draft, call.language, call.turns, draft_time(moment, draft))
+        moment = call.started_at.astimezone(before.rules.zone())
+        was = replay(before, before.rules, call.language, call.turns, moment)
+        now = replay(after, after.rules, call.language, call.turns, draft_time(moment, after.rules))
         replayed += 1
-        if (before.transferred, before.rule, before.target) != (after.transferred, after.rule, after.target):
-            changed.append(ChangedCall(call, before, after))
+        if (was.transferred, was.rule, was.target) != (now.transferred, now.rule, now.target):
+            changed.append(ChangedCall(call, was, now))
     return DryRun(replayed, tuple(changed))
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from ivr.admin import views_auth, views_calls, views_insight, views_rules
+from ivr.admin import views_auth, views_calls, views_insight, views_missed, views_rules
 
 router = APIRouter(prefix="/admin", tags=["console"], include_in_schema=False)
 router.include_router(views_auth.router)
 router.include_router(views_calls.router)
 router.include_router(views_rules.router)
 router.include_router(views_insight.router)
+router.include_router(views_missed.router)

@@ -34,6 +34,9 @@ class CallEvent(BaseModel):
     recognition: float | None = None
     distress: float | None = None
     reasons: list[str] = Field(default_factory=list)
+    #: For a caller turn: what the dialog listened for ("free", "digits", "yes_no"); answers to a grammar step
+    #: are never missed utterances.
+    expects: str = ""
 
 
 class Outcome(BaseModel):

@@ -413,6 +413,7 @@ class CallSession:
                 recognition=signals.recognition.level,
                 distress=signals.distress.level,
                 reasons=[*signals.distress.reasons, *signals.recognition.reasons],
+                expects=self._expected,
             )
         elif isinstance(event, NoInput):
             registry.add_event(self.call_sid, "no_input", detail="caller stayed silent")

@@ -235,6 +235,30 @@ def parse_yes_no(text: str, language: str | Phrases) -> bool | None:
     return None
 
 
+#: words besides the answer itself that still leave a turn a plain answer ("nee dank u", "nummer 4 5 1 2")
+_ANSWER_SLACK = 2
+
+
+def plain_answer(text: str, language: str | Phrases) -> GrammarName | None:
+    """``"yes_no"`` or ``"digits"`` when the whole turn is an answer to such a question (a yes/no or a number, with
+    at most a couple of words around it), else ``None``. Such turns are answers, never requests: the dialog reads
+    them as answers before it classifies, and the console refuses to teach them as an intent's wording."""
+    phrases = _resolve(language)
+    words = tokenize(text)
+    if not words:
+        return None
+    fillers = {w for phrase in phrases.hesitations for w in phrase}
+    if parse_yes_no(text, phrases) is not None:
+        answer = {w for phrase in (*phrases.affirmative, *phrases.negative) for w in phrase}
+        if sum(w not in answer and w not in fillers for w in words) <= _ANSWER_SLACK:
+            return "yes_no"
+    if parse_spoken_digits(text, phrases) is not None:
+        numeric = set(phrases.digit_words) | set(phrases.repeaters)
+        if sum(not w.isdigit() and w not in numeric and w not in fillers for w in words) <= _ANSWER_SLACK:
+            return "digits"
+    return None
+
+
 def keypad_digits(keys: str) -> str:
     """The digits of a keypad entry, without the closing '#' or stray '*'."""
     return "".join(ch for ch in keys if ch.isdigit())

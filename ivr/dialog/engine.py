@@ -29,7 +29,7 @@ from ivr.dialog.actions import (
     TransferReason,
     Utterance,
 )
-from ivr.dialog.digits import keypad_digits, parse_spoken_digits, parse_yes_no
+from ivr.dialog.digits import keypad_digits, parse_spoken_digits, parse_yes_no, plain_answer
 from ivr.dialog.flow import ANSWER_PREFIX, ORDER_STATUS, Flow, PromptKey, placeholders
 from ivr.dialog.service import ServiceData
 from ivr.signals.intent import AGENT_REQUEST, UNKNOWN, IntentResult, classify_intent
@@ -168,8 +168,11 @@ def _on_speech(ctx: DialogContext, state: DialogState, transcript: Transcript) -
             return _fail(ctx, state, "not_understood")
         return _look_up_order(ctx, state, number, None)
 
-    result = classify_intent(text, ctx.flow.intents)
-    if result.is_unknown:
+    # A plain yes or no to "anything else?" is an answer, read before any intent: taught wording can never turn
+    # "nee" into a request.
+    plain = state.step == "anything_else" and plain_answer(text, ctx.flow.phrases) == "yes_no"
+    result = None if plain else classify_intent(text, ctx.flow.intents)
+    if result is None or result.is_unknown:
         # A plain yes or no is an answer, not a request: no intent to report. A caller we already helped who
         # says "nee, toch niet" after "waarmee kan ik u nog helpen?" is done, not misunderstood.
         answer = parse_yes_no(text, ctx.flow.phrases)
@@ -178,7 +181,7 @@ def _on_speech(ctx: DialogContext, state: DialogState, transcript: Transcript) -
         if answer is False and (state.step == "anything_else" or state.last_intent is not None):
             goodbye = _say(ctx, "goodbye", interruptible=False)
             return _succeed(state, "ended", (goodbye, Hangup()), None)
-    return _route(ctx, state, result, text)
+    return _route(ctx, state, result or classify_intent(text, ctx.flow.intents), text)
 
 
 def _route(ctx: DialogContext, state: DialogState, result: IntentResult, text: str) -> Turn:

@@ -189,6 +189,7 @@ class Store:
                     distress=event.distress,
                     reasons=list(event.reasons),
                     detail=self.redact(event.detail or (event.key if event.kind == "prompt" else "")),
+                    expects=event.expects or None,
                 )
             )
             if event.kind == "prompt" and event.key:
@@ -350,26 +351,6 @@ class Store:
             return session.scalar(
                 select(Transfer).where(Transfer.transfer_id == transfer_id).options(selectinload(Transfer.callbacks))
             )
-
-    def missed_utterances(self, limit: int = 200) -> list[Turn]:
-        """What callers said that matched no intent and nobody has labelled yet, newest first."""
-        query = (
-            select(Turn)
-            .where(Turn.kind == "caller", Turn.text != "", Turn.assigned_intent.is_(None))
-            .where((Turn.intent.is_(None)) | (Turn.intent == "unknown"))
-            .order_by(Turn.id.desc())
-            .limit(limit)
-        )
-        with self.session() as session:
-            return list(session.scalars(query))
-
-    def assign_intent(self, turn_id: int, intent: str) -> Turn:
-        with self.session() as session:
-            turn = session.get(Turn, turn_id)
-            if turn is None:
-                raise StoreError(f"no turn {turn_id}")
-            turn.assigned_intent = intent
-            return turn
 
     # ── internals ─────────────────────────────────────────────────────────────────────────────────────────
     def _call_row(

@@ -187,16 +187,28 @@ def test_supervisor_watches_a_call_live_then_changes_publishes_and_rolls_back_ru
     missed = page.locator('#missed tr[data-key="ik zoek mijn kat"]')
     expect(missed).to_contain_text("ik zoek mijn kat")
     shot(page, screenshots, "12-missed")
-    missed.locator("select[name=intent]").select_option("unknown")
-    missed.locator("button").click()
-    expect(page.locator("#message")).to_contain_text("unknown")
+    expect(missed.locator("select[name=intent]")).to_have_value("")  # nothing chosen for the supervisor
+    missed.locator("select[name=intent]").select_option("complaint")
+    missed.get_by_role("button", name="Preview…").click()
+    expect(page.locator("#preview-summary")).to_contain_text("would end differently")
+    expect(page.locator("#dry-run-changes tbody tr")).not_to_have_count(0)  # the stored call now goes to a person
+    shot(page, screenshots, "13-missed-preview")
+    page.locator("#teach").click()
+    expect(page.locator("#message")).to_contain_text("complaint")
     expect(page.locator('#missed tr[data-key="ik zoek mijn kat"]')).to_have_count(0)
-    intents = yaml.safe_load((console_server.settings.grammars_dir / "nl" / "intents.yaml").read_text("utf-8"))
-    assert "ik zoek mijn kat" in intents["intents"]["unknown"]["examples"]
+    intents_file = console_server.settings.grammars_dir / "nl" / "intents.yaml"
+    intents = yaml.safe_load(intents_file.read_text("utf-8"))
+    assert "ik zoek mijn kat" in intents["intents"]["complaint"]["examples"]
+    page.locator("#teachings tr").filter(has_text="ik zoek mijn kat").get_by_role("button", name="Undo").click()
+    expect(page.locator("#message")).to_contain_text("Lesson undone")
+    expect(page.locator('#missed tr[data-key="ik zoek mijn kat"]')).to_have_count(1)
+    intents = yaml.safe_load(intents_file.read_text("utf-8"))
+    assert "ik zoek mijn kat" not in intents["intents"]["complaint"]["examples"]
+    shot(page, screenshots, "14-missed-undone")
 
     # ── every change is in the audit log ───────────────────────────────────────────────────────────────────
     page.goto(f"{base}/admin/audit")
     audit = page.locator("#audit tbody")
-    for action in ("rules.publish", "rules.rollback", "grammar.add_example"):
+    for action in ("rules.publish", "rules.rollback", "grammar.add_example", "grammar.undo_example"):
         expect(audit).to_contain_text(action)
-    shot(page, screenshots, "13-audit")
+    shot(page, screenshots, "15-audit")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.admin import queries
+from ivr.admin import missed, queries
 from ivr.call.record import CallEvent, CallRecord, Outcome
 from ivr.store.repository import Store
 
@@ -47,8 +47,46 @@ def test_the_dashboard_counts_calls_handled_without_a_person(store: Store) -> No
 
 def test_missed_utterances_are_grouped_and_leave_once_assigned(store: Store) -> None:
     _call(store, "CA1", [("Ik zoek mijn kat", "unknown")], Outcome(kind="hangup"))
-    _call(store, "CA2", [("ik zoek mijn kat!", None), ("mijn saldo", "balance")], Outcome(kind="hangup"))
-    groups = queries.missed_utterances(store.engine)
+    _call(store, "CA2", [("ik zoek mijn kat!", "unknown"), ("mijn saldo", "balance")], Outcome(kind="hangup"))
+    groups = missed.missed_utterances(store.engine)
     assert [(g.key, g.count, sorted(g.calls)) for g in groups] == [("ik zoek mijn kat", 2, ["CA1", "CA2"])]
-    assert queries.assign_intent(store.engine, groups[0].turn_ids, "unknown") == 2
-    assert queries.missed_utterances(store.engine) == []
+    assert missed.assign_intent(store.engine, groups[0].turn_ids, "unknown") == 2
+    assert missed.missed_utterances(store.engine) == []
+
+
+def _answer(store: Store, sid: str, text: str, expects: str, intent: str | None = None) -> None:
+    store.call_started(CallRecord(call_sid=sid, language="nl", started=time.time()))
+    store.add_turn(sid, 1, CallEvent(at=1.0, kind="caller", text=text, confidence=0.9, intent=intent, expects=expects))
+
+
+def test_answers_to_a_yes_no_or_number_question_are_not_missed_utterances(store: Store) -> None:
+    _answer(store, "CA-nee", "nee", "yes_no")
+    _answer(store, "CA-nee-dank", "nee dank u", "yes_no")
+    _answer(store, "CA-number", "vier vijf een twee", "digits")
+    _answer(store, "CA-unsure", "ik euh", "free", intent=None)  # unsure recognition: not a gap in the grammar
+    _answer(store, "CA-odd", "misschien wel", "yes_no", intent="unknown")  # a grammar step, not an open question
+    _answer(store, "CA-miss", "ik zoek mijn kat", "free", intent="unknown")
+    assert [g.text for g in missed.missed_utterances(store.engine)] == ["ik zoek mijn kat"]
+
+
+def test_a_dismissed_group_leaves_the_list_and_can_be_put_back(store: Store) -> None:
+    _answer(store, "CA-miss", "ik zoek mijn kat", "free", intent="unknown")
+    group = missed.missed_utterances(store.engine)[0]
+    assert missed.set_dismissed(store.engine, group.turn_ids, True) == 1
+    assert missed.missed_utterances(store.engine) == []
+    assert [g.text for g in missed.missed_utterances(store.engine, dismissed=True)] == ["ik zoek mijn kat"]
+    assert missed.set_dismissed(store.engine, group.turn_ids, False) == 1
+    assert [g.text for g in missed.missed_utterances(store.engine)] == ["ik zoek mijn kat"]
+
+
+def test_a_lesson_can_be_undone_and_its_turns_are_missed_again(store: Store) -> None:
+    _answer(store, "CA-miss", "ik zoek mijn kat", "free", intent="unknown")
+    group = missed.missed_utterances(store.engine)[0]
+    lesson = missed.record_teaching(store.engine, "sanne", "nl", "complaint", group.text, group.turn_ids, True)
+    assert missed.missed_utterances(store.engine) == []
+    assert [t.id for t in missed.recent_teachings(store.engine)] == [lesson.id]
+    undone = missed.undo_teaching(store.engine, lesson.id)
+    assert undone is not None and undone.undone_at is not None
+    assert missed.undo_teaching(store.engine, lesson.id) is None
+    assert missed.recent_teachings(store.engine) == []
+    assert [g.text for g in missed.missed_utterances(store.engine)] == ["ik zoek mijn kat"]

@@ -29,7 +29,14 @@ PAGES = [
     "/admin/audit",
 ]
 APIS = ["/admin/api/live", "/admin/api/live/stream"]
-SUPERVISOR_POSTS = ["/admin/rules/publish", "/admin/rules/rollback/1", "/admin/missed/assign"]
+SUPERVISOR_POSTS = [
+    "/admin/rules/publish",
+    "/admin/rules/rollback/1",
+    "/admin/missed/preview",
+    "/admin/missed/assign",
+    "/admin/missed/undo",
+    "/admin/missed/dismiss",
+]
 
 
 @pytest.fixture(scope="module")

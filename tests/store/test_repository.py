@@ -136,16 +136,6 @@ def test_a_restart_closes_calls_left_in_progress_as_interrupted(store: Store) ->
     assert store.close_interrupted() == 0
 
 
-def test_missed_utterances_can_be_taught_an_intent(store: Store) -> None:
-    store.call_started(_record())
-    store.add_turn("CA100", 1, CallEvent(at=1.0, kind="caller", text="mijn pakketje is zoek", intent=None))
-    store.add_turn("CA100", 2, CallEvent(at=2.0, kind="caller", text="waar is mijn order", intent="order_status"))
-    missed = store.missed_utterances()
-    assert [t.text for t in missed] == ["mijn pakketje is zoek"]
-    store.assign_intent(missed[0].id, "order_status")
-    assert store.missed_utterances() == []
-
-
 def test_users_are_verified_by_argon2_hash(store: Store) -> None:
     user = store.add_user("sanne", "correct horse battery", "supervisor")
     assert user.password_hash.startswith("$argon2")

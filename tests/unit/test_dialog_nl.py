@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -432,3 +434,23 @@ def test_another_service_data_implementation_replaces_the_demo_file(ctx: DialogC
     turns = call(own, said("hoe laat zijn jullie open"), said("ja"), said("waar is mijn bestelling"), KeyPress("42#"))
     assert "Wij zijn open dag en nacht." in text(turns[0])
     assert "Uw bestelling met nummer 4 2 is klaar." in text(turns[-1])
+
+
+def test_a_plain_no_to_anything_else_ends_the_call_even_when_a_supervisor_taught_nee_as_an_intent(
+    tmp_path: Path,
+) -> None:
+    grammars = tmp_path / "grammars"
+    shutil.copytree(GRAMMARS, grammars)
+    path = grammars / "nl" / "intents.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "      - wat zijn jullie openingstijden", "      - wat zijn jullie openingstijden\n      - nee", 1
+        ),
+        encoding="utf-8",
+    )
+    taught = DialogContext(
+        flow=load_flow(grammars, "nl"), services=JsonServiceData(GRAMMARS / "service_data.json"), company="W"
+    )
+    _, turn = call(taught, said("hoe laat zijn jullie open"), said("nee"))
+    assert spoken(turn) == ["goodbye"]
+    assert any(isinstance(a, Hangup) for a in turn.actions)

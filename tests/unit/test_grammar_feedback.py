@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ivr.admin.grammar_feedback import GrammarEditError, add_example
+from ivr.admin.grammar_feedback import GrammarEditError, add_example, grammar_step_conflict, remove_example
 from ivr.config import REPO_ROOT
 
 
@@ -47,3 +47,25 @@ def test_an_existing_example_is_not_added_twice(grammars: Path) -> None:
 def test_an_unknown_intent_is_refused(grammars: Path) -> None:
     with pytest.raises(GrammarEditError, match="no intent"):
         add_example(grammars, "nl", "pizza", "een pizza graag")
+
+
+def test_undoing_a_lesson_removes_exactly_the_line_it_added(grammars: Path) -> None:
+    path = grammars / "nl" / "intents.yaml"
+    before = path.read_text(encoding="utf-8")
+    assert add_example(grammars, "nl", "opening_hours", "zijn jullie open op kerstavond")
+    assert remove_example(grammars, "nl", "opening_hours", "Zijn jullie open op kerstavond")
+    assert path.read_text(encoding="utf-8") == before
+    assert not remove_example(grammars, "nl", "opening_hours", "zijn jullie open op kerstavond")
+
+
+@pytest.mark.parametrize("phrase", ["nee", "nee dank u", "ja hoor", "vier vijf een twee", "nummer 4 5 1 2"])
+def test_a_plain_answer_to_a_grammar_step_cannot_be_taught(grammars: Path, phrase: str) -> None:
+    reason = grammar_step_conflict(grammars, "nl", phrase)
+    assert reason is not None and "not a request" in reason
+
+
+@pytest.mark.parametrize(
+    "phrase", ["ik zoek mijn kat", "ja ik wil mijn wachtwoord resetten", "mijn pakket 4512 is zoek"]
+)
+def test_a_request_that_merely_contains_yes_or_a_number_can_be_taught(grammars: Path, phrase: str) -> None:
+    assert grammar_step_conflict(grammars, "nl", phrase) is None
