@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
 from ivr.admin.replay import StoredCall, StoredTurn
 from ivr.config import Language
+from ivr.dialog.flow import ANSWER_PREFIX
 from ivr.store.models import Call, Transfer, Turn
 
 REPLAYED_KINDS = ("caller", "dtmf", "no_input")
@@ -160,6 +161,33 @@ class HourStats:
         return max(self.distress) if self.distress else None
 
 
+Disposition = Literal["self_service", "transferred", "abandoned", "interrupted", "in_progress"]
+
+
+def disposition(call: Call, served: bool) -> Disposition:
+    """How a call ended, as contact-centre reports count it. ``served``: Warmline gave the caller an answer.
+
+    A caller who hung up before anything was resolved (during the greeting, mid-question) *abandoned* the call: it
+    is not "handled without a person". One who got their answer and then hung up without saying goodbye was.
+    """
+    if call.outcome_kind == "transfer":
+        return "transferred"
+    if call.status == "interrupted":
+        return "interrupted"
+    if call.ended_at is None:
+        return "in_progress"
+    if call.outcome_kind == "hangup" or served:
+        return "self_service"
+    return "abandoned"
+
+
+def served_call_ids(session: Session, call_ids: Select[Any]) -> set[int]:
+    """Calls in which Warmline played an answer (an order's status, opening hours, a how-to)."""
+    answered = Turn.detail.like(f"{ANSWER_PREFIX}%") | (Turn.detail == "order_status")
+    query = select(Turn.call_id).where(Turn.call_id.in_(call_ids), Turn.kind == "prompt", answered).distinct()
+    return set(session.scalars(query))
+
+
 @dataclass(frozen=True)
 class Dashboard:
     hours: list[HourStats]
@@ -168,10 +196,20 @@ class Dashboard:
     without_person: int
     transfers_by_reason: list[tuple[str, int]]
     mean_confidence: float | None
+    abandoned: int = 0
+
+    @property
+    def answered(self) -> int:
+        """Finished calls the caller stayed on until they were served, by Warmline or by a person."""
+        return self.finished - self.abandoned
 
     @property
     def share_without_person(self) -> float | None:
-        return self.without_person / self.finished if self.finished else None
+        return self.without_person / self.answered if self.answered else None
+
+    @property
+    def share_abandoned(self) -> float | None:
+        return self.abandoned / self.finished if self.finished else None
 
 
 def dashboard(engine: Engine, hours: int = 24, now: datetime | None = None) -> Dashboard:
@@ -183,10 +221,11 @@ def dashboard(engine: Engine, hours: int = 24, now: datetime | None = None) -> D
         index = int((moment - first).total_seconds() // 3600)
         return buckets[index] if 0 <= index < hours else None
 
-    finished = without_person = 0
+    finished = without_person = abandoned = 0
     reasons: Counter[str] = Counter()
     confidences: list[float] = []
     with Session(engine) as session:
+        served = served_call_ids(session, select(Call.id).where(Call.started_at >= first))
         for call in session.scalars(select(Call).where(Call.started_at >= first)):
             slot = bucket(call.started_at)
             if slot is None:
@@ -194,11 +233,11 @@ def dashboard(engine: Engine, hours: int = 24, now: datetime | None = None) -> D
             slot.calls += 1
             if call.distress is not None:
                 slot.distress.append(call.distress)
-            if call.ended_at is not None and call.status != "interrupted":
-                finished += 1
-                if call.outcome_kind != "transfer":
-                    without_person += 1
-            if call.outcome_kind == "transfer":
+            how = disposition(call, call.id in served)
+            finished += how in ("self_service", "transferred", "abandoned")
+            without_person += how == "self_service"
+            abandoned += how == "abandoned"
+            if how == "transferred":
                 reasons[call.outcome_rule or "?"] += 1
         rows = session.execute(
             select(Call.started_at, Turn.at_s, Turn.confidence)
@@ -215,6 +254,7 @@ def dashboard(engine: Engine, hours: int = 24, now: datetime | None = None) -> D
         calls=sum(b.calls for b in buckets),
         finished=finished,
         without_person=without_person,
+        abandoned=abandoned,
         transfers_by_reason=reasons.most_common(),
         mean_confidence=sum(confidences) / len(confidences) if confidences else None,
     )

@@ -90,3 +90,22 @@ def test_a_lesson_can_be_undone_and_its_turns_are_missed_again(store: Store) -> 
     assert missed.undo_teaching(store.engine, lesson.id) is None
     assert missed.recent_teachings(store.engine) == []
     assert [g.text for g in missed.missed_utterances(store.engine)] == ["ik zoek mijn kat"]
+
+
+def test_a_caller_who_hangs_up_during_the_greeting_is_abandoned_not_handled_without_a_person(store: Store) -> None:
+    def ended(sid: str, prompts: list[str], outcome: Outcome | None = None) -> None:
+        store.call_started(CallRecord(call_sid=sid, language="nl", started=time.time()))
+        for seq, key in enumerate(prompts, start=1):
+            store.add_turn(sid, seq, CallEvent(at=float(seq), kind="prompt", key=key, text="…"))
+        if outcome is not None:
+            store.set_outcome(sid, outcome)
+        store.call_ended(sid, "completed", datetime.now(UTC))
+
+    ended("CA-greeting", ["greeting"])  # hung up while being greeted
+    ended("CA-served", ["greeting", "order_status", "anything_else"])  # got the answer, then hung up
+    ended("CA-goodbye", ["greeting", "answer_opening_hours", "goodbye"], Outcome(kind="hangup", reason="caller_done"))
+    ended("CA-person", ["greeting"], Outcome(kind="transfer", rule="klacht", transfer_id="T9"))
+    board = queries.dashboard(store.engine)
+    assert (board.finished, board.abandoned, board.without_person, board.answered) == (4, 1, 2, 3)
+    assert board.share_without_person == pytest.approx(2 / 3)
+    assert board.share_abandoned == pytest.approx(1 / 4)
