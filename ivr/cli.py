@@ -152,13 +152,17 @@ def models_download(
     dest: Annotated[
         Path | None, typer.Option(help="Models directory (default: IVR_MODELS_DIR or data/models).")
     ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from-file", help="Install this .zip (downloaded elsewhere); same checks."),
+    ] = None,
 ) -> None:
-    """Download the official Vosk model for a language, verified by SHA-256."""
+    """Download the official Vosk model for a language, verified by SHA-256 before it is installed."""
     from ivr.speech.models import download_model
 
     settings = Settings()
     try:
-        path = download_model(language, dest or settings.resolved_models_dir, url=url)
+        path = download_model(language, dest or settings.resolved_models_dir, url=url, from_file=from_file)
     except IvrError as exc:
         raise _fail(exc) from exc
     console.print(f"model ready: {path}")

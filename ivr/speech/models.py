@@ -148,10 +148,12 @@ def download_model(
     progress: bool = True,
     force: bool = False,
     grammars_dir: Path = REPO_ROOT / "grammars",
+    from_file: Path | None = None,
 ) -> Path:
     """Download, verify and install the language's model as ``dest_dir/<model name>``; return that path.
 
-    ``url`` overrides the one in language.yaml (mirrors, tests). Verification uses ``manifest``, else the
+    ``url`` overrides the one in language.yaml (mirrors, tests); ``from_file`` installs a zip already on disk
+    (a machine without internet), checked exactly like a download. Verification uses ``manifest``, else the
     shipped manifest for the model, else the zip's SHA-256 (``sha256`` or language.yaml), else nothing (with a
     warning). An installed model is kept unless ``force``.
     """
@@ -169,14 +171,18 @@ def download_model(
     dest_dir.mkdir(parents=True, exist_ok=True)
     with _scratch(dest_dir, spec.name) as scratch:
         archive = scratch / "download.zip"
-        digest = _fetch(url or spec.url, archive, progress=progress)
+        source = str(from_file) if from_file is not None else url or spec.url
+        if from_file is not None:
+            digest = _copy(from_file, archive)
+        else:
+            digest = _fetch(source, archive, progress=progress, language=language)
         if zip_sha256 is not None and digest != zip_sha256:
-            raise ModelDownloadError(f"{url or spec.url}: SHA-256 {digest} does not match the expected {zip_sha256}")
+            raise ModelDownloadError(f"{source}: SHA-256 {digest} does not match the expected {zip_sha256}")
         root = _extract(archive, scratch / "unpacked")
         if entries is not None:
             verify_model(root, entries)
         if not is_model_dir(root):
-            raise ModelDownloadError(f"{url or spec.url}: the zip holds no Vosk model (no am/final.mdl)")
+            raise ModelDownloadError(f"{source}: the zip holds no Vosk model (no am/final.mdl)")
         _install(root, target)
     return target
 
@@ -206,7 +212,19 @@ def _scratch(dest_dir: Path, name: str) -> Iterator[Path]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _fetch(url: str, archive: Path, *, progress: bool) -> str:
+def _copy(source: Path, archive: Path) -> str:
+    """Copy a zip on disk into ``archive``; return its SHA-256."""
+    if not source.is_file():
+        raise ModelDownloadError(f"--from-file {source}: no such file (the model's .zip as downloaded)")
+    digest = hashlib.sha256()
+    with source.open("rb") as handle, archive.open("wb") as out:
+        while chunk := handle.read(_CHUNK):
+            out.write(chunk)
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fetch(url: str, archive: Path, *, progress: bool, language: str = "nl") -> str:
     """Stream ``url`` into ``archive``; return the SHA-256 of what arrived."""
     digest = hashlib.sha256()
     try:
@@ -221,6 +239,12 @@ def _fetch(url: str, archive: Path, *, progress: bool) -> str:
                     out.write(chunk)
                     digest.update(chunk)
                     advance(len(chunk))
+    except httpx.TransportError as exc:
+        raise ModelDownloadError(
+            f"cannot reach {url} ({exc or type(exc).__name__}): on a machine with internet, download that file and "
+            f"run `ivr models download {language} --from-file <the .zip>` here (it is checked the same way), or set "
+            "IVR_VOSK_MODEL to an unpacked model"
+        ) from exc
     except httpx.HTTPError as exc:
         raise ModelDownloadError(f"Downloading {url} failed: {exc}") from exc
     return digest.hexdigest()

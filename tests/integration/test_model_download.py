@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shutil
 import socket
 import threading
 import zipfile
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from ivr.config import Settings
+from ivr.config import REPO_ROOT, Settings
 from ivr.errors import ModelDownloadError, ModelNotFoundError
 from ivr.speech.models import download_model, resolve_model
 
@@ -156,8 +157,9 @@ def test_an_unreachable_server_is_a_clear_error(models_dir: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
 
-    with pytest.raises(ModelDownloadError, match="failed"):
+    with pytest.raises(ModelDownloadError, match="cannot reach") as caught:
         download_model("nl", models_dir, url=f"http://127.0.0.1:{port}/m.zip", progress=False)
+    assert "ivr models download nl --from-file" in str(caught.value)  # what to do without internet
 
 
 def test_the_shipped_dutch_manifest_rejects_a_fake_model(mirror: Mirror, models_dir: Path) -> None:
@@ -180,23 +182,53 @@ def test_without_a_manifest_the_zip_checksum_is_checked(mirror: Mirror, models_d
     assert (installed / "conf" / "mfcc.conf").is_file()
 
 
+@pytest.fixture
+def unpinned_grammars(tmp_path: Path) -> Path:
+    """Grammars whose English model has no checksum (as a company's own language might)."""
+    grammars = tmp_path / "grammars"
+    shutil.copytree(REPO_ROOT / "grammars", grammars)
+    path = grammars / "en" / "language.yaml"
+    path.write_text("\n".join(line for line in path.read_text().splitlines() if "sha256" not in line) + "\n")
+    return grammars
+
+
+def test_the_shipped_english_model_is_checked_against_its_pinned_checksum(mirror: Mirror, models_dir: Path) -> None:
+    url = mirror.publish_zip("en.zip", in_folder("vosk-model-small-en-us-0.15", FAKE_MODEL))
+    with pytest.raises(ModelDownloadError, match="does not match the expected 30f26242"):
+        download_model("en", models_dir, url=url, progress=False)
+    assert leftovers(models_dir) == []
+
+
+def test_a_zip_from_disk_is_installed_with_the_same_checks(mirror: Mirror, models_dir: Path, tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "nl.tsv", FAKE_MODEL)
+    mirror.publish_zip("nl.zip", in_folder(NL_MODEL, FAKE_MODEL))
+    installed = download_model("nl", models_dir, from_file=mirror.root / "nl.zip", manifest=manifest, progress=False)
+    assert (installed / "am" / "final.mdl").is_file()
+
+    tampered = write_manifest(tmp_path / "bad.tsv", FAKE_MODEL, corrupt="am/final.mdl")
+    with pytest.raises(ModelDownloadError, match="does not match its SHA-256"):
+        download_model("nl", models_dir, from_file=mirror.root / "nl.zip", manifest=tampered, force=True)
+    with pytest.raises(ModelDownloadError, match="no such file"):
+        download_model("nl", models_dir, from_file=tmp_path / "missing.zip", force=True)
+
+
 def test_an_unverifiable_download_is_installed_with_a_warning(
-    mirror: Mirror, models_dir: Path, caplog: pytest.LogCaptureFixture
+    mirror: Mirror, models_dir: Path, caplog: pytest.LogCaptureFixture, unpinned_grammars: Path
 ) -> None:
     url = mirror.publish_zip("en.zip", FAKE_MODEL)  # a flat zip, no top-level folder
 
     with caplog.at_level(logging.WARNING, logger="ivr.speech.models"):
-        installed = download_model("en", models_dir, url=url, progress=False)
+        installed = download_model("en", models_dir, url=url, progress=False, grammars_dir=unpinned_grammars)
 
     assert "unverified" in caplog.text
     assert (installed / "am" / "final.mdl").is_file()
 
 
-def test_a_zip_without_a_model_is_refused(mirror: Mirror, models_dir: Path) -> None:
+def test_a_zip_without_a_model_is_refused(mirror: Mirror, models_dir: Path, unpinned_grammars: Path) -> None:
     url = mirror.publish_zip("en.zip", {"notes.txt": b"not a model"})
 
     with pytest.raises(ModelDownloadError, match="no Vosk model"):
-        download_model("en", models_dir, url=url, progress=False)
+        download_model("en", models_dir, url=url, progress=False, grammars_dir=unpinned_grammars)
     assert leftovers(models_dir) == []
 
 
