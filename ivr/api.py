@@ -24,6 +24,7 @@ from ivr.speech.prompts import render_all
 from ivr.speech.stt import VoskEngine
 from ivr.speech.types import RecognizerFactory
 from ivr.speech.warmup import warm_up_recognizers
+from ivr.startup_report import announce, startup_summary
 from ivr.store.retention import purge_on_schedule
 from ivr.telephony import handover, media, ops, webhooks
 
@@ -50,7 +51,16 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
         runtime = await asyncio.to_thread(build_runtime, settings, factory, label)
         runtime.startup_seconds["model"] = model_seconds
         app.state.runtime = runtime
-        log.info("Warmline ready: model %s loaded in %.2fs, language %s", label, model_seconds, settings.language)
+        rules = runtime.rulebook
+        announce(
+            startup_summary(
+                settings,
+                model=label,
+                model_seconds=model_seconds,
+                rules_version=rules.version.number,
+                rules_count=len(rules.active.rules),
+            )
+        )
         watcher = asyncio.create_task(_watch_rules(runtime), name="rules-watcher")
         warming = asyncio.create_task(_warm_up(runtime), name="recogniser-warm-up")
         retention = asyncio.create_task(

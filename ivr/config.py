@@ -20,6 +20,9 @@ REDACT_KINDS: tuple[RedactKind, ...] = ("iban", "bsn", "card", "phone", "email",
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+#: The auth token of a fresh checkout: fine on a laptop, never in front of Twilio (start-up warns).
+DEV_AUTH_TOKEN = "warmline-local-development-token"
+
 #: Settings that no longer exist, and where their job went: a deployment that still sets one is told, not ignored.
 RETIRED = {
     "IVR_TRANSFER_NUMBER": "where people answer is the `default` target of the rules file (IVR_RULES_FILE, or the "
@@ -37,7 +40,7 @@ class Settings(BaseSettings):
         description="The URL Twilio uses to reach us; signatures are checked against it (mind proxies).",
     )
     twilio_auth_token: SecretStr = Field(
-        default=SecretStr("warmline-local-development-token"),
+        default=SecretStr(DEV_AUTH_TOKEN),
         description="Twilio auth token: validates webhook signatures and keys the stream tokens.",
     )
     twilio_account_sid: str = "AC00000000000000000000000000000000"

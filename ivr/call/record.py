@@ -94,6 +94,24 @@ class CallRecord(BaseModel):
     events: list[CallEvent] = Field(default_factory=list)
 
 
+def event_line(event: CallEvent) -> str:
+    """One log line for a call event: what happened and the signals, never what the caller said or keyed in
+    (logs are kept longer and more widely than the redacted store)."""
+    if event.kind == "prompt":
+        return f"said {event.key or 'prompt'}"
+    if event.kind == "caller":
+        parts = [f"intent {event.intent or '-'}"]
+        if event.confidence is not None:
+            parts.append(f"confidence {event.confidence:.2f}")
+        if event.distress is not None:
+            parts.append(f"distress {event.distress:.2f}")
+        failed = f", failed: {event.detail}" if event.detail else ""
+        return f"caller spoke ({', '.join(parts)}{failed})"
+    if event.kind == "dtmf":
+        return "caller pressed a key"
+    return f"{event.kind.replace('_', ' ')}{f': {event.detail}' if event.detail else ''}"
+
+
 class CallSink(Protocol):
     """Told about every change to a call, in order (e.g. the durable store's writer).
 
@@ -160,6 +178,7 @@ class CallRegistry:
                 return
             event = CallEvent.model_validate({"at": round(time.time() - record.started, 3), "kind": kind, **values})
             record.events.append(event)
+            log.info("call %s: %s", call_sid, event_line(event))
             seq = len(record.events)
             self._notify(lambda sink: sink.event_added(call_sid, seq, event))
 
@@ -203,6 +222,8 @@ class CallRegistry:
             record = self.records.get(call_sid)
             if record is not None and record.outcome is None:
                 record.outcome = outcome
+                where = f" → {outcome.target_name} (rule {outcome.rule})" if outcome.target_name else ""
+                log.info("call %s: outcome %s: %s%s", call_sid, outcome.kind, outcome.reason, where)
                 self._notify(lambda sink: sink.outcome_set(call_sid, outcome))
 
     def finish(self, call_sid: str, status: str) -> None:
@@ -211,6 +232,7 @@ class CallRegistry:
             if record is not None:
                 record.status = status
                 record.ended = record.ended or time.time()
+                log.info("call %s: ended %s after %.0f s", call_sid, status, record.ended - record.started)
                 ended = record.ended
                 self._notify(lambda sink: sink.call_finished(call_sid, status, ended))
 
