@@ -90,10 +90,20 @@ async def csrf_checked(request: Request, user: Viewer) -> ConsoleUser:
 Poster = Annotated[ConsoleUser, Depends(csrf_checked)]
 
 
-def supervisor_only(user: Poster) -> ConsoleUser:
+def _supervisor(user: ConsoleUser) -> ConsoleUser:
     if not user.is_supervisor:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "only supervisors can change this")
     return user
 
 
+def supervisor_only(user: Poster) -> ConsoleUser:
+    return _supervisor(user)
+
+
+def supervisor_page(user: Viewer) -> ConsoleUser:
+    """A page only a supervisor needs (e.g. confirming a change); reading it changes nothing, so no CSRF token."""
+    return _supervisor(user)
+
+
 Supervisor = Annotated[ConsoleUser, Depends(supervisor_only)]
+SupervisorPage = Annotated[ConsoleUser, Depends(supervisor_page)]

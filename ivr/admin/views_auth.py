@@ -58,6 +58,7 @@ def login(
     wait = console.throttle.retry_after(address, username)
     if wait is not None:
         log.warning("console login for %r from %s refused: too many failed attempts", username, address)
+        store.audit(username.strip()[:64] or "?", "login.throttled", address)
         error = f"Too many failed attempts. Please try again in {math.ceil(wait / 60)} minute(s)."
         response = _login_page(console, request, session, next, error, status.HTTP_429_TOO_MANY_REQUESTS, username)
         response.headers["Retry-After"] = str(wait)
@@ -66,9 +67,11 @@ def login(
     if role is None:
         console.throttle.failed(address, username)
         log.warning("console login failed for %r from %s", username, address)
+        store.audit(username.strip()[:64] or "?", "login.failed", address)
         error = "Wrong user name or password."
         return _login_page(console, request, session, next, error, status.HTTP_401_UNAUTHORIZED, username)
     console.throttle.succeeded(address, username)
+    store.audit(username.strip(), "login", address, {"role": role})
     redirect = RedirectResponse(_safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
     console.cookies.write(redirect, ConsoleSession.for_user(username.strip()))
     return redirect

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ivr.admin import queries
-from ivr.admin.auth import ConsoleUser, Poster, Supervisor, Viewer
+from ivr.admin.auth import ConsoleUser, Poster, Supervisor, SupervisorPage, Viewer
 from ivr.admin.console import Console, ConsoleDep, EngineDep, RuntimeDep, StoreDep
 from ivr.admin.pages import render
 from ivr.admin.replay import DryRun, dry_run
@@ -239,6 +239,26 @@ def history(
     )
 
 
+@router.get("/rules/rollback/{version_id}", response_class=HTMLResponse)
+def confirm_rollback(
+    version_id: int, request: Request, user: SupervisorPage, console: ConsoleDep, runtime: RuntimeDep, store: StoreDep
+) -> HTMLResponse:
+    """Ask first: what the active rules would become (the diff), and one button to do it."""
+    old = store.get_rule_version(version_id)
+    if old is None:
+        raise HTTPException(404, f"no rules version {version_id}")
+    return render(
+        console,
+        request,
+        "rollback.html",
+        user,
+        section="rules",
+        version=old,
+        diff=diff(_active_text(runtime), old.text),
+        same=_sha(old.text) == _sha(_active_text(runtime)),
+    )
+
+
 @router.post("/rules/rollback/{version_id}")
 def rollback(
     version_id: int,
@@ -247,8 +267,11 @@ def rollback(
     console: ConsoleDep,
     runtime: RuntimeDep,
     store: StoreDep,
+    confirm: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
-    """Make an old text active again, as a new version (history only grows)."""
+    """Make an old text active again, as a new version (history only grows) — once the supervisor confirmed."""
+    if confirm != "yes":
+        return RedirectResponse(f"/admin/rules/rollback/{version_id}", status_code=status.HTTP_303_SEE_OTHER)
     old = store.get_rule_version(version_id)
     if old is None:
         raise HTTPException(404, f"no rules version {version_id}")

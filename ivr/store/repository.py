@@ -118,6 +118,21 @@ class Store:
             if found.rowcount == 0:  # type: ignore[attr-defined]
                 raise StoreError(f"no user {username!r}")
 
+    def set_role(self, username: str, role: str) -> None:
+        if role not in ROLES:
+            raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        with self.session() as session:
+            found = session.execute(update(User).where(User.username == username).values(role=role))
+            if found.rowcount == 0:  # type: ignore[attr-defined]
+                raise StoreError(f"no user {username!r}")
+
+    def remove_user(self, username: str) -> None:
+        """Delete a console user; their audit entries stay (the log names who did what, not who exists)."""
+        with self.session() as session:
+            found = session.execute(delete(User).where(User.username == username))
+            if found.rowcount == 0:  # type: ignore[attr-defined]
+                raise StoreError(f"no user {username!r}")
+
     def get_user(self, username: str) -> User | None:
         with self.session() as session:
             return session.scalar(select(User).where(User.username == username))
@@ -287,6 +302,11 @@ class Store:
         if closed:
             log.warning("closed %d call(s) whose server stopped while they were live, as interrupted", closed)
         return closed
+
+    def count_older(self, older_than: datetime) -> int:
+        """How many calls a purge with this cutoff would delete."""
+        with self.session() as session:
+            return session.scalar(select(func.count()).select_from(Call).where(Call.started_at < older_than)) or 0
 
     def purge(self, older_than: datetime) -> int:
         """Delete calls that started before ``older_than`` with their turns, transfers and call-backs — and the

@@ -171,12 +171,16 @@ def test_supervisor_watches_a_call_live_then_changes_publishes_and_rolls_back_ru
     expect(page.locator("#diff .diff-added")).to_contain_text("target: klachten")
     expect(page.locator("#diff .diff-removed")).to_contain_text("target: fraudeteam")
     shot(page, screenshots, "09-rules-history")
-    previous = page.locator("#versions tr:not(.active) button.danger").first
+    previous = page.locator("#versions tr:not(.active) a.button").first
     previous.click()
+    expect(page.locator("#diff")).to_be_visible()  # asked first, with what would change
+    assert rules_file.read_text(encoding="utf-8") != original_rules
+    shot(page, screenshots, "10-rules-rollback-confirm")
+    page.locator("#confirm-rollback").click()
     expect(page.locator("#message")).to_contain_text("Rolled back")
     assert rules_file.read_text(encoding="utf-8") == original_rules
     expect(page.locator("#versions tr.active")).to_contain_text("rollback")
-    shot(page, screenshots, "10-rules-rolled-back")
+    shot(page, screenshots, "10b-rules-rolled-back")
 
     # ── dashboard and the feedback loop ────────────────────────────────────────────────────────────────────
     page.goto(f"{base}/admin/dashboard")

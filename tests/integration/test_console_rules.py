@@ -42,7 +42,10 @@ def test_publishing_reloads_the_rules_and_is_audited_then_rollback_restores_them
     assert (entry.actor, entry.action) == (SUPERVISOR[0], "rules.publish")
 
     before = next(v for v in versions if v.text == original)
-    response = client.post(f"/admin/rules/rollback/{before.id}", data={"csrf_token": csrf})
+    unconfirmed = client.post(f"/admin/rules/rollback/{before.id}", data={"csrf_token": csrf})
+    assert unconfirmed.status_code == 200 and "Roll back to version" in unconfirmed.text  # asked, not done
+    assert runtime.rulebook.path.read_text(encoding="utf-8") == draft
+    response = client.post(f"/admin/rules/rollback/{before.id}", data={"csrf_token": csrf, "confirm": "yes"})
     assert response.status_code == 200 and "Rolled back" in response.text
     assert runtime.rulebook.path.read_text(encoding="utf-8") == original
     assert next(r for r in runtime.rulebook.active.rules if r.name == "fraude").target == "fraudeteam"

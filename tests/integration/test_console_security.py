@@ -89,6 +89,17 @@ def test_a_wrong_password_is_refused(client: TestClient) -> None:
     assert client.get("/admin/live", follow_redirects=False).status_code == 303
 
 
+def test_log_ins_and_failed_log_ins_are_in_the_audit_log(app_client: TestClient, client: TestClient) -> None:
+    form = client.get("/admin/login")
+    client.post(
+        "/admin/login", data={"username": "mallory", "password": "guess-guess", "csrf_token": csrf_of(form.text)}
+    )
+    log_in(client, *VIEWER)
+    runtime: Runtime = app_client.app.state.runtime  # type: ignore[attr-defined]
+    entries = [(e.actor, e.action) for e in runtime.store.list_audit(limit=10)]
+    assert ("mallory", "login.failed") in entries and (VIEWER[0], "login") in entries
+
+
 def test_repeated_wrong_passwords_are_answered_429_even_when_the_right_one_follows(client: TestClient) -> None:
     app = client.app
     runtime: Runtime = app.state.runtime  # type: ignore[attr-defined]
