@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     # Speech timing
     endpoint_silence_ms: int = Field(default=700, ge=100, le=5000, description="Trailing silence ending a turn.")
     no_input_timeout_s: float = Field(default=7.0, ge=1.0, description="Silence after a prompt counted as no input.")
+    max_utterance_s: float = Field(
+        default=30.0, ge=3.0, le=120.0, description="A caller turn that never pauses is decided after this long."
+    )
+    stream_start_timeout_s: float = Field(
+        default=10.0, gt=0, le=120.0, description="A media stream that sends no `start` within this is closed."
+    )
     min_confidence: float = Field(default=0.6, ge=0.0, le=1.0, description="Mean word confidence below: unsure.")
     tts_rate: int = Field(default=165, ge=80, le=400)
     stream_token_ttl_s: int = Field(default=120, ge=5)

@@ -146,6 +146,8 @@ class CallRegistry:
     active_sessions: int = 0
     live_recognizers: int = 0
     sink: CallSink | None = None
+    #: calls with a media stream open right now: a call has at most one
+    streams: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _notify(self, tell: Callable[[CallSink], None]) -> None:
@@ -235,6 +237,24 @@ class CallRegistry:
                 log.info("call %s: ended %s after %.0f s", call_sid, status, record.ended - record.started)
                 ended = record.ended
                 self._notify(lambda sink: sink.call_finished(call_sid, status, ended))
+
+    def claim_stream(self, call_sid: str) -> str | None:
+        """Take the call's one live stream; the reason it is refused, or None. A call that already has a stream,
+        or whose automated part is over (a decision taken, or the call ended), takes no new one."""
+        with self._lock:
+            if call_sid in self.streams:
+                return "the call already has a live media stream"
+            record = self.records.get(call_sid)
+            if record is not None and (record.ended is not None or record.status != "in-progress"):
+                return f"the call has ended ({record.status})"
+            if record is not None and record.outcome is not None:
+                return f"the call's automated part is over ({record.outcome.kind})"
+            self.streams.add(call_sid)
+            return None
+
+    def release_stream(self, call_sid: str) -> None:
+        with self._lock:
+            self.streams.discard(call_sid)
 
     def session_opened(self) -> None:
         with self._lock:

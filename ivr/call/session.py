@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from ivr.audio.codec import TELEPHONE_RATE, pcm_to_bytes, ulaw_decode
+from ivr.call.inbound import AudioRateLimit
 from ivr.call.playback import Speaker
 from ivr.call.record import CallRegistry, Outcome
 from ivr.config import Settings
@@ -57,6 +58,8 @@ MIN_SPEECH_MS = 500  # an empty result from less speech than this is noise, not 
 #: back: if the caller goes on, the held audio is fed first; if not, the turn's transcript is ready when the
 #: endpointer's full silence has passed — the slow part of Vosk's final result is off the response path.
 SEAL_AFTER_MS = 300
+#: audio chunks waiting for the recogniser, at most (a 200 ms chunk each in the normal path): ~60 s behind
+MAX_DECODE_BACKLOG = 300
 
 
 class Synthesizer(Protocol):
@@ -104,6 +107,7 @@ class TurnMetrics:
     response_latencies_ms: list[float] = field(default_factory=list)
     utterances: int = 0
     barge_ins: int = 0
+    dropped_chunks: int = 0
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,10 @@ class CallSession:
         self._seal_after_ms = SEAL_AFTER_MS if silence >= SEAL_AFTER_MS + 200 else None
         self._naive = deps.settings.naive_decode
         self._pending_samples = np.zeros(0, dtype=np.int16)
-        self._decode_queue: asyncio.Queue[object] = asyncio.Queue()
+        self._decode_queue: asyncio.Queue[object] = asyncio.Queue()  # bounded by _queue_audio
+        self._inbound = AudioRateLimit(call_sid, speed=deps.settings.playback_speed)
+        self._max_utterance_s = deps.settings.max_utterance_s
+        self._max_utterance_frames = int(self._max_utterance_s * 1000 / 20)
         self._decoder: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
         self._no_input: asyncio.Task[None] | None = None
@@ -202,6 +209,8 @@ class CallSession:
 
     # ── inbound events ──────────────────────────────────────────────────────────────────────────────────
     async def on_audio(self, ulaw: bytes) -> None:
+        if not self._inbound.admit(len(ulaw)):
+            return  # faster than a phone line sends: not worth the other callers' time
         samples = np.concatenate([self._pending_samples, ulaw_decode(ulaw)])
         whole = len(samples) - len(samples) % VAD_FRAME_SAMPLES
         self._pending_samples = samples[whole:]
@@ -212,7 +221,7 @@ class CallSession:
         event = self._endpointer.feed(frame)
         if self._naive:
             # Benchmark baseline: every 20 ms frame goes to the recogniser at once, speech or not.
-            self._decode_queue.put_nowait(pcm_to_bytes(frame))
+            self._queue_audio(pcm_to_bytes(frame))
             if self._in_utterance:
                 self._utterance.append(frame)
         elif self._in_utterance:
@@ -225,6 +234,14 @@ class CallSession:
             await self._begin_utterance()
         elif isinstance(event, SpeechEnded) and self._in_utterance:
             self._end_utterance(event.speech_ms)
+        elif self._in_utterance and len(self._utterance) >= self._max_utterance_frames:
+            # A turn that never pauses (noise, a radio, someone reading aloud) is decided after the cap: the
+            # caller gets an answer, and the call's memory stays bounded.
+            log.info(
+                "call %s: caller turn reached %.0f s; deciding on what was said", self.call_sid, self._max_utterance_s
+            )
+            self._endpointer.reset()
+            self._end_utterance(len(self._utterance) * VAD_FRAME_SAMPLES // 8)
 
     async def _begin_utterance(self) -> None:
         if self.speaker.is_playing:
@@ -270,8 +287,16 @@ class CallSession:
 
     def _flush_chunk(self) -> None:
         if self._chunk:
-            self._decode_queue.put_nowait(pcm_to_bytes(np.concatenate(self._chunk)))
+            self._queue_audio(pcm_to_bytes(np.concatenate(self._chunk)))
             self._chunk = []
+
+    def _queue_audio(self, pcm: bytes) -> None:
+        """Audio for the recogniser, unless decoding has fallen that far behind (then it is dropped: the queue
+        is bounded, and markers — seal, end of utterance — always get through)."""
+        if self._decode_queue.qsize() >= MAX_DECODE_BACKLOG:
+            self.metrics.dropped_chunks += 1
+            return
+        self._decode_queue.put_nowait(pcm)
 
     async def on_dtmf(self, digit: str) -> None:
         if self.speaker.is_playing and self.speaker.interruptible and self._expect_input:

@@ -166,11 +166,34 @@ class TwilioSimulator:
     def new_call_sid() -> str:
         return "CA" + secrets.token_hex(16)
 
+    async def answer(self, call_sid: str) -> tuple[str, dict[str, str]]:
+        """Ring the server as Twilio does: the stream URL and parameters (token) its TwiML answers with."""
+        async with httpx.AsyncClient(timeout=30.0) as client:
+            response = await self._post(client, f"{self.base_url}/twilio/voice", self._params(call_sid, "ringing"))
+        response.raise_for_status()
+        _, stream_url, parameters = _parse_connect(response.text)
+        return stream_url, parameters
+
+    async def call_log(self, call_sid: str, client: httpx.AsyncClient | None = None) -> CallRecord | None:
+        """The server's record of the call (its signed call-log endpoint), or None if it has none."""
+        url = f"{self.base_url}/twilio/calls/{call_sid}"
+        headers = {"X-Twilio-Signature": self._signer.sign(url, {})}
+        if client is None:
+            async with httpx.AsyncClient(timeout=30.0) as own:
+                response = await own.get(url, headers=headers)
+        else:
+            response = await client.get(url, headers=headers)
+        return CallRecord.model_validate(response.json()) if response.status_code == 200 else None
+
+    def handshake_headers(self, stream_url: str) -> dict[str, str]:
+        """The signed headers Twilio sends when it opens the media WebSocket."""
+        return {"X-Twilio-Signature": self._signer.sign(stream_url, {})}
+
     async def call(
         self,
         turns: list[CallerTurn],
         call_sid: str | None = None,
-        inject_before_turns: list[str] | None = None,
+        inject_before_turns: list[str | bytes] | None = None,
         agent: AgentBehaviour = "answers",
         offer_reply: str | None = "1",
     ) -> SimulatedCall:
@@ -202,11 +225,8 @@ class TwilioSimulator:
                 result.after_stream_twiml = response.text
                 await self._follow_transfer(client, result, agent, offer_reply)
             await self._post(client, f"{self.base_url}/twilio/status", self._params(call_sid, "completed"))
-            log_url = f"{self.base_url}/twilio/calls/{call_sid}"
-            response = await client.get(log_url, headers={"X-Twilio-Signature": self._signer.sign(log_url, {})})
-            if response.status_code == 200:
-                result.record = CallRecord.model_validate(response.json())
-            transfer_url = f"{log_url}/transfer"
+            result.record = await self.call_log(call_sid, client)
+            transfer_url = f"{self.base_url}/twilio/calls/{call_sid}/transfer"
             signature = self._signer.sign(transfer_url, {})
             response = await client.get(transfer_url, headers={"X-Twilio-Signature": signature})
             if response.status_code == 200:
@@ -261,7 +281,7 @@ class TwilioSimulator:
         url: str,
         parameters: dict[str, str],
         turns: list[CallerTurn],
-        inject: list[str],
+        inject: list[str | bytes],
     ) -> None:
         signature = self._signer.sign(url, {})
         stream_sid = "MZ" + secrets.token_hex(16)

@@ -11,10 +11,12 @@ import contextlib
 import logging
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.types import Message
 
 from ivr.call.session import CallSession
 from ivr.deps import WsRuntimeDep
 from ivr.errors import StreamTokenError
+from ivr.runtime import Runtime
 from ivr.telephony.protocol import Connected, Dtmf, Mark, Media, ProtocolError, Start, Stop, parse_inbound
 
 log = logging.getLogger(__name__)
@@ -39,27 +41,38 @@ async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
             await websocket.send_text(text)
 
     session: CallSession | None = None
-    reader: asyncio.Task[str] | None = None
+    claimed: str | None = None
+    reader: asyncio.Task[Message] | None = None
+    start_deadline = asyncio.get_running_loop().time() + settings.stream_start_timeout_s
     try:
         while True:
-            reader = asyncio.create_task(websocket.receive_text())
+            reader = asyncio.create_task(websocket.receive())
             waiters: set[asyncio.Future[object]] = {reader}  # type: ignore[arg-type]
             finished = None
             if session is not None:
                 finished = asyncio.ensure_future(session.finished.wait())
                 waiters.add(finished)  # type: ignore[arg-type]
-            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            timeout = None if session is not None else start_deadline - asyncio.get_running_loop().time()
+            done, _ = await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if finished is not None and not finished.done():
                 finished.cancel()
+            if not done:
+                log.warning("media stream sent no start within %.0f s; closed", settings.stream_start_timeout_s)
+                await _close(websocket, reader, POLICY_VIOLATION)
+                return
             if reader not in done:
                 # The session decided (transfer or goodbye) and the caller heard it: end the stream so Twilio
                 # requests the <Connect action> URL.
-                reader.cancel()
-                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                    await reader
-                await websocket.close(code=1000)
+                await _close(websocket, reader, 1000)
                 break
-            raw = reader.result()
+            message = reader.result()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+            raw = message.get("text")
+            if raw is None:
+                size = len(message.get("bytes") or b"")
+                log.warning("call %s: skipped a binary frame (%d bytes)", session.call_sid if session else "?", size)
+                continue
             try:
                 frame = parse_inbound(raw)
             except ProtocolError as exc:
@@ -71,12 +84,12 @@ async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
                 if session is not None:
                     continue
                 start = frame.start
-                try:
-                    runtime.tokens.verify(start.custom_parameters.get("token"), start.call_sid)
-                except StreamTokenError as exc:
-                    log.warning("call %s: refused media stream: %s", start.call_sid, exc)
+                refusal = _admit(runtime, start.custom_parameters.get("token"), start.call_sid)
+                if refusal is not None:
+                    log.warning("call %s: refused media stream: %s", start.call_sid, refusal)
                     await websocket.close(code=POLICY_VIOLATION)
                     return
+                claimed = start.call_sid
                 language = start.custom_parameters.get("language", settings.language)
                 if language not in runtime.session_deps.dialogs:
                     language = settings.language
@@ -110,3 +123,22 @@ async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
                 await reader
         if session is not None:
             await session.close()
+        if claimed is not None:
+            runtime.registry.release_stream(claimed)
+
+
+def _admit(runtime: Runtime, token: str | None, call_sid: str) -> str | None:
+    """Why this ``start`` may not open a stream, or None: the token is spent on success (single use), and the
+    call must have no other live stream and not be over."""
+    try:
+        runtime.tokens.redeem(token, call_sid)
+    except StreamTokenError as exc:
+        return str(exc)
+    return runtime.registry.claim_stream(call_sid)
+
+
+async def _close(websocket: WebSocket, reader: asyncio.Task[Message], code: int) -> None:
+    reader.cancel()
+    with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+        await reader
+    await websocket.close(code=code)

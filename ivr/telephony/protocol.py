@@ -85,6 +85,8 @@ class Media(_StreamFrame):
 
     def audio(self) -> bytes:
         """The μ-law payload, decoded; invalid base64 is a protocol error, not a crash."""
+        if len(self.media.payload) > MAX_MEDIA_BYTES * 4 // 3 + 4:
+            raise ProtocolError(f"media payload of {len(self.media.payload)} characters holds more than a second")
         try:
             return base64.b64decode(self.media.payload, validate=True)
         except (binascii.Error, ValueError) as exc:
@@ -110,12 +112,25 @@ InboundFrame = Annotated[Connected | Start | Media | Dtmf | Mark | Stop, Field(d
 _INBOUND: TypeAdapter[Connected | Start | Media | Dtmf | Mark | Stop] = TypeAdapter(InboundFrame)
 
 
+#: Twilio's largest frame is a ``start`` with custom parameters (~1–2 KB); a 20 ms media frame is ~300 characters.
+MAX_FRAME_CHARS = 16_384
+#: one media frame carries 20 ms (160 bytes); more than a second in one frame is not a phone line
+MAX_MEDIA_BYTES = 8000
+
+
 def parse_inbound(raw: str | bytes) -> Connected | Start | Media | Dtmf | Mark | Stop:
-    """Parse one frame Twilio sent us. Raises ProtocolError with a short reason."""
+    """Parse one frame Twilio sent us. Raises ProtocolError with a short reason (oversized, not JSON, too deeply
+    nested, or not a Media Streams frame): the caller logs and skips it."""
+    if len(raw) > MAX_FRAME_CHARS:
+        raise ProtocolError(
+            f"frame of {len(raw)} characters is larger than any Media Streams frame ({MAX_FRAME_CHARS})"
+        )
     try:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"frame is not JSON: {exc.msg if hasattr(exc, 'msg') else exc}") from exc
+    except RecursionError as exc:
+        raise ProtocolError("frame is JSON nested too deeply") from exc
     try:
         return _INBOUND.validate_python(data)
     except ValidationError as exc:

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import threading
 import time
 from collections.abc import Mapping
 
@@ -43,6 +44,8 @@ class StreamTokens:
     def __init__(self, secret: str, ttl_s: int) -> None:
         self._key = hashlib.sha256(b"warmline-stream-token:" + secret.encode()).digest()
         self._ttl = ttl_s
+        self._used: dict[str, int] = {}  # token → its expiry: a token opens one stream, once
+        self._lock = threading.Lock()
 
     def _mac(self, call_sid: str, expires: int) -> str:
         digest = hmac.new(self._key, f"{call_sid}.{expires}".encode(), hashlib.sha256).digest()
@@ -62,5 +65,18 @@ class StreamTokens:
         expires = int(expires_text)
         if not hmac.compare_digest(mac, self._mac(call_sid, expires)):
             raise StreamTokenError("stream token does not match this call")
-        if (now if now is not None else time.time()) > expires:
+        moment = now if now is not None else time.time()
+        if moment > expires:
             raise StreamTokenError("stream token expired")
+
+    def redeem(self, token: str | None, call_sid: str, now: float | None = None) -> None:
+        """Verify, then spend the token: a replayed or leaked token opens no second stream."""
+        self.verify(token, call_sid, now)
+        assert token is not None
+        moment = int(now if now is not None else time.time())
+        with self._lock:
+            if token in self._used:
+                raise StreamTokenError("stream token already used")
+            for spent in [t for t, expiry in self._used.items() if expiry < moment]:
+                del self._used[spent]  # expired tokens are refused by verify anyway: forget them
+            self._used[token] = int(token.split(".", 1)[0])
