@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 
 Send = Callable[[str], Awaitable[None]]
 
+
+class StreamClosed(Exception):
+    """The media stream is gone (the caller hung up, the socket died): nothing more can be played."""
+
+
 #: How far ahead of real time we keep Twilio's buffer: enough to ride out event-loop stalls under load. Barge-in does
 #: not suffer from a longer lead: ``clear`` drops whatever Twilio has buffered.
 LEAD_MS = 300
@@ -58,8 +63,14 @@ class Speaker:
         self._pending[name] = asyncio.get_running_loop().create_future()
         self.interruptible = interruptible
         self._playing = asyncio.create_task(self._pace(ulaw, name))
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await self._playing
+        except asyncio.CancelledError:
+            # A barge-in cancels the prompt, and the caller's turn goes on. A hang-up cancels *us*: that must
+            # propagate, or the call lingers waiting for a mark nobody will echo.
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
         return name
 
     async def _pace(self, ulaw: bytes, name: str) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ivr.audio.codec import TELEPHONE_RATE, pcm_to_bytes, ulaw_decode
 from ivr.call.inbound import AudioRateLimit
-from ivr.call.playback import Speaker
+from ivr.call.playback import Speaker, StreamClosed
 from ivr.call.record import CallRegistry, Outcome
 from ivr.config import Settings
 from ivr.dialog.actions import (
@@ -465,6 +465,9 @@ class CallSession:
                     await self._finish(Outcome(kind="hangup", reason="caller_done"))
         except asyncio.CancelledError:
             raise
+        except StreamClosed:
+            # The caller hung up (or the line died) mid-prompt: a hang-up, not a technical problem to hand over.
+            log.info("call %s: the stream closed while Warmline was speaking", self.call_sid)
         except Exception:
             # Never a dead end: whatever broke, a person takes the call.
             log.exception("call %s: action failed; handing the caller to a person", self.call_sid)

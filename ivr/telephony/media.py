@@ -13,6 +13,7 @@ import logging
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.types import Message
 
+from ivr.call.playback import StreamClosed
 from ivr.call.session import CallSession
 from ivr.deps import WsRuntimeDep
 from ivr.errors import StreamTokenError
@@ -38,7 +39,10 @@ async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
 
     async def send(text: str) -> None:
         async with send_lock:
-            await websocket.send_text(text)
+            try:
+                await websocket.send_text(text)
+            except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+                raise StreamClosed(f"media stream closed: {exc or type(exc).__name__}") from exc
 
     session: CallSession | None = None
     claimed: str | None = None
@@ -114,7 +118,7 @@ async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
             elif isinstance(frame, Stop):
                 log.info("call %s: stream stopped by Twilio (caller hung up or call redirected)", session.call_sid)
                 break
-    except WebSocketDisconnect:
+    except (WebSocketDisconnect, StreamClosed):
         log.info("call %s: media stream disconnected", session.call_sid if session else "?")
     finally:
         if reader is not None and not reader.done():

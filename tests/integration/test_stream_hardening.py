@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from ivr.audio.codec import ulaw_encode
 from ivr.simulator.local import local_server
 from ivr.simulator.scripted import ScriptedRecognizers
-from ivr.simulator.turns import PressTurn, SpeakTurn, speak
+from ivr.simulator.turns import HangupTurn, PressTurn, SpeakTurn, speak
 from tests.integration.conftest import SPEED, LiveServer, _settings
 
 POLICY_VIOLATION = 1008
@@ -134,3 +134,40 @@ async def test_audio_faster_than_a_phone_line_is_dropped_not_decoded(strict_serv
                 while True:
                     await ws.recv()
     assert strict_server.health()["status"] == "ok"
+
+
+async def _until_idle(server: LiveServer, within_s: float) -> float:
+    """Seconds until the server has no live call session left (fails after ``within_s``)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    while server.health()["active_calls"] != 0:
+        assert loop.time() - started < within_s, f"a hung-up call still holds a session after {within_s} s"
+        await asyncio.sleep(0.05)
+    return loop.time() - started
+
+
+async def test_a_caller_hanging_up_during_the_transfer_announcement_ends_the_session_at_once(
+    strict_server: LiveServer,
+) -> None:
+    simulator = strict_server.simulator()
+    call = await simulator.call([PressTurn("0"), HangupTurn(300)])
+    assert call.hung_up
+    await _until_idle(strict_server, within_s=3.0)
+    record = await simulator.call_log(call.call_sid)
+    assert record is not None and not any(e.kind == "error" for e in record.events)
+
+
+async def test_a_socket_that_dies_mid_prompt_is_a_hang_up_not_a_technical_problem(strict_server: LiveServer) -> None:
+    simulator = strict_server.simulator()
+    call_sid = simulator.new_call_sid()
+    url, parameters = await simulator.answer(call_sid)
+    ws = await websockets.connect(url, additional_headers=simulator.handshake_headers(url))
+    await ws.send(_start(call_sid, parameters))
+    for _ in range(5):
+        await ws.recv()  # the greeting is playing
+    ws.transport.abort()  # the line dies: no stop frame, no close handshake
+    await _until_idle(strict_server, within_s=3.0)
+    record = await simulator.call_log(call_sid)
+    assert record is not None
+    assert not any(e.kind == "error" for e in record.events), record.events
+    assert record.outcome is None or record.outcome.reason != "technical_problem"
