@@ -6,13 +6,15 @@ call get its own cheap recogniser.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from ivr.call.record import CallRegistry
+from ivr.call.record import CallRecord, CallRegistry, TransferRecord
 from ivr.call.session import SessionDeps
 from ivr.config import Language, Settings
 from ivr.dialog.actions import GrammarName
@@ -26,10 +28,12 @@ from ivr.speech.stt import DecodePool
 from ivr.speech.tts import SpeechSynthesizer
 from ivr.speech.types import RecognizerFactory
 from ivr.store.ownership import Ownership
+from ivr.store.records import call_record, transfer_record
 from ivr.store.repository import Store
 from ivr.store.writer import StoreWriter
 from ivr.telephony.security import SignatureChecker, StreamTokens
 from ivr.transfer.desk import TransferDesk
+from ivr.transfer.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,30 @@ class Runtime:
             raise TypeError("the dialogs of a runtime are a dict")
         self.flows[language] = flow
         dialogs[language] = dataclasses.replace(dialogs[language], flow=flow)
+
+    async def recall_transfer(self, transfer_id: str) -> TransferRecord | None:
+        """The transfer from memory, or from the store (a restart or eviction since), taken back into memory so
+        that what the webhooks change about it is written as usual."""
+        found = self.registry.get_transfer(transfer_id)
+        if found is not None:
+            return found
+        stored = await asyncio.to_thread(transfer_record, self.store, transfer_id)
+        if stored is not None:
+            call = await asyncio.to_thread(call_record, self.store, stored.call_sid)
+            if call is not None:
+                self.registry.adopt(call, stored)
+        return stored
+
+    async def recall_call(self, call_sid: str) -> tuple[CallRecord | None, TransferRecord | None]:
+        """The call and its transfer (if it was transferred), from memory or else from the store."""
+        record = self.registry.get(call_sid)
+        if record is None:
+            record = await asyncio.to_thread(call_record, self.store, call_sid)
+            if record is None:
+                return None, None
+            self.registry.adopt(record)
+        transfer_id = record.outcome.transfer_id if record.outcome is not None else ""
+        return record, (await self.recall_transfer(transfer_id) if transfer_id else None)
 
     def close(self) -> None:
         self.synth.close()
@@ -118,7 +146,7 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
     )
     synth.start()
     pool = DecodePool(settings.decode_workers)
-    registry = CallRegistry(sink=writer)
+    registry = CallRegistry(sink=writer, redact=partial(redact, kinds=settings.redact))
     metrics = ServerMetrics()
     known_intents = {label for flow in flows.values() for label in flow.intents.labels}
     rulebook = RuleBook(

@@ -134,11 +134,25 @@ class CallSink(Protocol):
     def callback_added(self, transfer_id: str, request: CallbackRequest) -> None: ...
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
+#: how long a finished call stays readable in memory (late webhooks: after-stream, dial status, call-back)
+FINISHED_GRACE_S = 600.0
+#: a call whose end was never reported is forgotten after this (the store still has it)
+MAX_AGE_S = 6 * 3600.0
+_SWEEP_EVERY_S = 10.0
+
+
 @dataclass
 class CallRegistry:
-    """In-process store of call records and live-session counters (thread-safe; the admin reads it too).
+    """In-process store of live call records and session counters (thread-safe; the admin reads it too).
 
     ``sink``, when set, hears every change (see :class:`CallSink`); a failing sink is logged and never fails a call.
+    ``redact`` masks personal data in what callers said *before* it is kept here (or handed to the sink). Finished
+    calls are forgotten after ``finished_grace_s`` (and any call after ``max_age_s``): memory holds live calls, the
+    store holds history.
     """
 
     records: dict[str, CallRecord] = field(default_factory=dict)
@@ -148,7 +162,34 @@ class CallRegistry:
     sink: CallSink | None = None
     #: calls with a media stream open right now: a call has at most one
     streams: set[str] = field(default_factory=set)
+    redact: Callable[[str], str] = _as_is
+    finished_grace_s: float = FINISHED_GRACE_S
+    max_age_s: float = MAX_AGE_S
+    clock: Callable[[], float] = time.time
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _swept_at: float = 0.0
+
+    def _sweep(self) -> None:
+        """Forget finished (and very old) calls with their transfers; the lock is held."""
+        now = self.clock()
+        if now - self._swept_at < _SWEEP_EVERY_S:
+            return
+        self._swept_at = now
+        gone = [
+            sid
+            for sid, record in self.records.items()
+            if sid not in self.streams
+            and (
+                (record.ended is not None and now - record.ended > self.finished_grace_s)
+                or now - record.started > self.max_age_s
+            )
+        ]
+        for sid in gone:
+            del self.records[sid]
+        if gone:
+            forgotten = set(gone)
+            for transfer_id in [t for t, transfer in self.transfers.items() if transfer.call_sid in forgotten]:
+                del self.transfers[transfer_id]
 
     def _notify(self, tell: Callable[[CallSink], None]) -> None:
         """Pass a change to the sink (caller holds the lock, so the sink sees changes in the order they happened)."""
@@ -161,9 +202,10 @@ class CallRegistry:
 
     def open(self, call_sid: str, language: str, caller: str = "") -> CallRecord:
         with self._lock:
+            self._sweep()
             record = self.records.get(call_sid)
             if record is None:
-                record = CallRecord(call_sid=call_sid, language=language, caller=caller)
+                record = CallRecord(call_sid=call_sid, language=language, caller=caller, started=self.clock())
                 self.records[call_sid] = record
                 opened = record.model_copy()
                 self._notify(lambda sink: sink.call_opened(opened))
@@ -179,6 +221,8 @@ class CallRegistry:
             if record is None:
                 return
             event = CallEvent.model_validate({"at": round(time.time() - record.started, 3), "kind": kind, **values})
+            event.text = self.redact(event.text)
+            event.detail = self.redact(event.detail)
             record.events.append(event)
             log.info("call %s: %s", call_sid, event_line(event))
             seq = len(record.events)
@@ -189,6 +233,14 @@ class CallRegistry:
             self.transfers[transfer.transfer_id] = transfer
             added = transfer.model_copy(deep=True)
             self._notify(lambda sink: sink.transfer_added(added))
+
+    def adopt(self, record: CallRecord, transfer: TransferRecord | None = None) -> None:
+        """Take back a call (and its transfer) read from the store — after a restart, or from another instance.
+        The sink is not told: the store has it already."""
+        with self._lock:
+            self.records.setdefault(record.call_sid, record)
+            if transfer is not None:
+                self.transfers.setdefault(transfer.transfer_id, transfer)
 
     def get_transfer(self, transfer_id: str) -> TransferRecord | None:
         with self._lock:
@@ -233,7 +285,7 @@ class CallRegistry:
             record = self.records.get(call_sid)
             if record is not None:
                 record.status = status
-                record.ended = record.ended or time.time()
+                record.ended = record.ended or self.clock()
                 log.info("call %s: ended %s after %.0f s", call_sid, status, record.ended - record.started)
                 ended = record.ended
                 self._notify(lambda sink: sink.call_finished(call_sid, status, ended))

@@ -360,6 +360,11 @@ class Store:
         with self.session() as session:
             return session.scalar(query)
 
+    def get_call_by_id(self, call_id: int) -> Call | None:
+        query = select(Call).where(Call.id == call_id).options(selectinload(Call.turns))
+        with self.session() as session:
+            return session.scalar(query)
+
     def live_calls(self) -> list[Call]:
         """Calls in progress, oldest first: what the live view lists."""
         with self.session() as session:

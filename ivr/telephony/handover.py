@@ -85,7 +85,7 @@ def transfer_response(runtime: Runtime, transfer: TransferRecord) -> str:
 @router.post("/twilio/whisper")
 async def whisper(_: TwilioParams, runtime: RuntimeDep, transfer: Annotated[str, Query(max_length=64)]) -> Response:
     """Twilio calls this when the colleague picks up, before the caller is bridged: play them the summary."""
-    record = runtime.registry.get_transfer(transfer)
+    record = await runtime.recall_transfer(transfer)
     if record is None:
         raise HTTPException(status_code=404, detail="unknown transfer")
     runtime.registry.update_transfer(transfer, status="answered")
@@ -99,6 +99,7 @@ async def dial_status(
     """The ``<Dial action>`` (or ``<Enqueue action>``): after a bridged call hang up; when nobody answered, offer a
     call-back or voicemail."""
     status = params.get("DialCallStatus") or params.get("QueueResult") or "failed"
+    await runtime.recall_transfer(transfer)
     record = runtime.registry.update_transfer(transfer, status=status)
     language = record.language if record is not None else runtime.settings.language
     if status not in ("completed", "answered"):
@@ -117,7 +118,7 @@ async def callback_choice(
     params: TwilioParams, runtime: RuntimeDep, transfer: Annotated[str, Query(max_length=64)]
 ) -> Response:
     """The caller's keypad answer to the call-back offer: 1 files a call-back request; anything else, voicemail."""
-    record = runtime.registry.get_transfer(transfer)
+    record = await runtime.recall_transfer(transfer)
     language = record.language if record is not None else runtime.settings.language
     if params.get("Digits") == "1":
         runtime.registry.add_callback(transfer, CallbackRequest(kind="callback"))
@@ -138,7 +139,7 @@ async def voicemail(
     params: TwilioParams, runtime: RuntimeDep, transfer: Annotated[str, Query(max_length=64)]
 ) -> Response:
     """A message was recorded after the call-back offer: it is a call-back request with the recording attached."""
-    record = runtime.registry.get_transfer(transfer)
+    record = await runtime.recall_transfer(transfer)
     language = record.language if record is not None else runtime.settings.language
     runtime.registry.add_callback(
         transfer, CallbackRequest(kind="voicemail", recording_url=params.get("RecordingUrl", ""))
@@ -157,7 +158,7 @@ SignedTransfer = Annotated[str, Depends(_signed)]
 
 @router.get("/audio/summaries/{transfer_id}")
 async def summary_audio(transfer_id: SignedTransfer, runtime: RuntimeDep) -> FileResponse:
-    record = runtime.registry.get_transfer(transfer_id)
+    record = await runtime.recall_transfer(transfer_id)
     if record is None or not record.summary_audio:
         raise HTTPException(status_code=404, detail="no summary audio")
     return FileResponse(record.summary_audio, media_type="audio/wav")
@@ -177,7 +178,7 @@ async def prompt_audio(language: str, key: str, runtime: RuntimeDep) -> FileResp
 @router.get("/agent/transfers/{transfer_id}", response_class=HTMLResponse)
 async def agent_page(transfer_id: SignedTransfer, runtime: RuntimeDep, request: Request) -> HTMLResponse:
     """What the colleague sees: the summary, why the call came to them, and the redacted conversation."""
-    record = runtime.registry.get_transfer(transfer_id)
+    record = await runtime.recall_transfer(transfer_id)
     if record is None:
         raise HTTPException(status_code=404, detail="unknown transfer")
     html = _templates.get_template("agent_transfer.html").render(

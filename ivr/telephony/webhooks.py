@@ -36,11 +36,10 @@ async def incoming_call(params: TwilioParams, runtime: RuntimeDep) -> Response:
 
 @router.post("/after-stream")
 async def after_stream(params: TwilioParams, runtime: RuntimeDep) -> Response:
-    record = runtime.registry.get(params.get("CallSid", ""))
+    record, transfer = await runtime.recall_call(params.get("CallSid", ""))
     outcome = record.outcome if record is not None else None
     if outcome is None:
         log.warning("call %s: stream ended without a decision; handing to a person", params.get("CallSid"))
-    transfer = runtime.registry.transfer_for_call(params.get("CallSid", ""))
     if outcome is not None and outcome.kind == "transfer" and transfer is not None:
         return Response(transfer_response(runtime, transfer), media_type=XML)
     default = runtime.rulebook.active.targets[DEFAULT_TARGET]
@@ -51,6 +50,7 @@ async def after_stream(params: TwilioParams, runtime: RuntimeDep) -> Response:
 async def call_status(params: TwilioParams, runtime: RuntimeDep) -> Response:
     status = params.get("CallStatus", "")
     if status in {"completed", "busy", "failed", "no-answer", "canceled"}:
+        await runtime.recall_call(params.get("CallSid", ""))  # after a restart too, the end is written
         runtime.registry.finish(params.get("CallSid", ""), status)
     return Response(twiml.empty(), media_type=XML)
 
