@@ -13,15 +13,15 @@ import yaml
 from pydantic import ValidationError
 
 from ivr.errors import GrammarError
+from ivr.yaml_guard import SAFE_LOADER, yaml_hazard
 
-#: libyaml when PyYAML was built with it: the training sentences (a thousand lines a language) parse in
-#: milliseconds instead of a second and a half
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: the largest grammar file (training sentences) is ~100 KB
+MAX_GRAMMAR_BYTES = 2 * 1024 * 1024
 
 
 def parse_yaml(text: str) -> object:
-    """Parse YAML text with a safe loader (raises ``yaml.YAMLError``)."""
-    return yaml.load(text, Loader=_LOADER)
+    """Parse YAML text with libyaml's safe loader (raises ``yaml.YAMLError``)."""
+    return yaml.load(text, Loader=SAFE_LOADER)
 
 
 def read_grammar_yaml(path: Path) -> dict[str, object]:
@@ -30,6 +30,9 @@ def read_grammar_yaml(path: Path) -> dict[str, object]:
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise GrammarError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    hazard = yaml_hazard(raw, MAX_GRAMMAR_BYTES)
+    if hazard is not None:
+        raise GrammarError(f"{path}:{hazard[0]}: {hazard[1]}")
     try:
         data = parse_yaml(raw)
     except yaml.YAMLError as exc:

@@ -145,7 +145,13 @@ class RuleBook:
                 return None
             text = self._read()
             sha = _sha256(text)
-            if sha == self.version.sha256 or sha == self._failed_sha:
+            if sha == self.version.sha256:
+                # Fixed back to the active text: nothing to load, and the problem a broken edit left is gone.
+                self._stat = stat
+                self._failed_sha = None
+                self.last_error = None
+                return None
+            if sha == self._failed_sha:
                 self._stat = stat
                 return None
             return self._reload(text)

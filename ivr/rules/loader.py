@@ -19,6 +19,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ivr.errors import IvrError
 from ivr.rules.schema import LocatedError, RuleSet, field_names
+from ivr.yaml_guard import SAFE_LOADER, yaml_hazard
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +49,17 @@ class RulesError(IvrError):
         return self.problems[0].line
 
 
+#: a rules file is a few KB; anything near this is a mistake or an attack (every parse is CPU and memory)
+MAX_RULES_BYTES = 256 * 1024
+
+
 def _compose(text: str, source: str) -> tuple[Node | None, Any]:
-    """Parse once, keeping both the node tree (for line numbers) and the plain data (for validation)."""
-    loader = yaml.SafeLoader(text)
+    """Parse once, keeping both the node tree (for line numbers) and the plain data (for validation). Too large a
+    text, or one with aliases, is refused before any tree is built."""
+    hazard = yaml_hazard(text, MAX_RULES_BYTES)
+    if hazard is not None:
+        raise RulesError(source, (RuleProblem(hazard[0], "", hazard[1]),))
+    loader = SAFE_LOADER(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -22,6 +22,7 @@ from ivr.dialog.flow import (
 )
 from ivr.dialog.service import JsonServiceData
 from ivr.errors import ConfigError, GrammarError
+from ivr.grammar_files import read_grammar_yaml
 from ivr.signals.intent import AGENT_REQUEST, UNKNOWN
 
 GRAMMARS = REPO_ROOT / "grammars"
@@ -222,3 +223,10 @@ def test_a_missing_grammar_file_is_a_grammar_error(grammars_copy: Path) -> None:
     (grammars_copy / "en" / "phrases.yaml").unlink()
     with pytest.raises(GrammarError, match=r"phrases\.yaml: cannot read"):
         load_flow(grammars_copy, "en")
+
+
+def test_a_grammar_file_with_a_yaml_alias_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "phrases.yaml"
+    path.write_text("a: &x [1, 2]\nb: *x\n", encoding="utf-8")
+    with pytest.raises(GrammarError, match=r"phrases.yaml:2: YAML aliases"):
+        read_grammar_yaml(path)

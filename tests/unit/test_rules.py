@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -578,6 +579,35 @@ def test_rulebook_polling_reports_a_broken_file_once_and_picks_up_the_fix(tmp_pa
     version = book.reload_if_changed()
     assert version is not None and version.number == 2
     assert book.last_error is None
+
+
+def test_a_file_fixed_back_to_the_active_text_clears_the_reported_error(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(GOOD_V1, encoding="utf-8")
+    book = RuleBook(path)
+    path.write_text("targets: [oops\n", encoding="utf-8")
+    with pytest.raises(RulesError):
+        book.reload_if_changed()
+    assert book.last_error is not None
+    path.write_text(GOOD_V1, encoding="utf-8")
+    assert book.reload_if_changed() is None and book.version.number == 1
+    assert book.last_error is None, "/ops/rules must not keep reporting a problem that is gone"
+
+
+def test_an_alias_bomb_is_refused_at_once_with_its_line() -> None:
+    levels = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, 10):
+        previous, name = chr(96 + i), chr(97 + i)
+        levels.append(f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]")
+    started = time.perf_counter()
+    with pytest.raises(RulesError, match=r"draft:2: YAML aliases \(\*a\) are not allowed"):
+        parse_rules("\n".join(levels), "draft")
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_huge_rules_text_is_refused_before_it_is_parsed() -> None:
+    with pytest.raises(RulesError, match="at most 256 KB"):
+        parse_rules("# " + "x" * (10 * 1024 * 1024), "draft")
 
 
 def test_rulebook_continues_numbering_across_restarts_without_duplicating(tmp_path: Path) -> None:
