@@ -292,11 +292,14 @@ def _store() -> Iterator[Store]:
     from ivr.store.repository import Store
 
     settings = Settings()
-    store = Store.open(settings.resolved_database_url, redact_kinds=settings.redact)
     try:
-        yield store
-    finally:
-        store.close()
+        store = Store.open(settings.resolved_database_url, redact_kinds=settings.redact)
+        try:
+            yield store
+        finally:
+            store.close()
+    except IvrError as exc:
+        raise _fail(exc) from exc
 
 
 _PASSWORD_HELP = "At least 8 characters; asked for when not given (or set IVR_USER_PASSWORD)."

@@ -64,7 +64,7 @@ def _login_required(request: Request) -> HTTPException:
 def current_user(request: Request, console: ConsoleDep, store: StoreDep) -> ConsoleUser:
     """The logged-in user, with the role the store gives them now."""
     session = console.cookies.read(request)
-    if session is None or session.username is None:
+    if session is None or session.username is None or store.is_revoked(session.csrf):
         raise _login_required(request)
     role = _role_of(store, session.username)
     if role is None:

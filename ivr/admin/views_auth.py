@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import math
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, status
@@ -14,6 +15,7 @@ from ivr.admin.auth import CSRF_FIELD, Poster, check_password
 from ivr.admin.console import Console, ConsoleDep, StoreDep
 from ivr.admin.pages import render
 from ivr.admin.sessions import ConsoleSession
+from ivr.store.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,10 @@ def _login_page(
 
 
 @router.post("/logout")
-def logout(_: Poster, console: ConsoleDep) -> Response:
+def logout(user: Poster, console: ConsoleDep, store: StoreDep) -> Response:
+    """End the session for good: the cookie is cleared, and its token revoked, so a copy of it is worthless too."""
+    store.revoke_session(user.csrf, utcnow() + timedelta(seconds=console.settings.session_max_age_s))
+    store.audit(user.username, "logout")
     response = RedirectResponse("/admin/login", status_code=status.HTTP_303_SEE_OTHER)
     console.cookies.clear(response)
     return response

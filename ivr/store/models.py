@@ -243,3 +243,12 @@ class Teaching(Base):
     #: False when the phrase was already an example (undo then leaves the grammar alone).
     added_example: Mapped[bool] = mapped_column(Boolean, default=True)
     undone_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class RevokedSession(Base):
+    """A console session ended by logging out, until its cookie would have expired anyway."""
+
+    __tablename__ = "revoked_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column()

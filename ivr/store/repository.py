@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from ivr.call.record import CallbackRequest, CallEvent, CallRecord, Outcome, TransferRecord
 from ivr.privacy import mask_phone
 from ivr.store.db import StoreError, open_database
-from ivr.store.models import AuditEntry, Call, Callback, RuleVersion, Transfer, Turn, User, utcnow
+from ivr.store.models import AuditEntry, Call, Callback, RevokedSession, RuleVersion, Transfer, Turn, User, utcnow
 from ivr.transfer.redact import redact
 
 log = logging.getLogger(__name__)
@@ -140,6 +140,20 @@ class Store:
     def list_users(self) -> list[User]:
         with self.session() as session:
             return list(session.scalars(select(User).order_by(User.username)))
+
+    # ── console sessions ──────────────────────────────────────────────────────────────────────────────────
+    def revoke_session(self, token: str, expires_at: datetime) -> None:
+        """Remember that a session ended (logout); forget revocations whose cookies have expired anyway."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with self.session() as session:
+            session.execute(delete(RevokedSession).where(RevokedSession.expires_at < utcnow()))
+            if session.get(RevokedSession, digest) is None:
+                session.add(RevokedSession(token_hash=digest, expires_at=expires_at))
+
+    def is_revoked(self, token: str) -> bool:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with self.session() as session:
+            return session.get(RevokedSession, digest) is not None
 
     # ── audit ─────────────────────────────────────────────────────────────────────────────────────────────
     def audit(self, actor: str, action: str, target: str = "", detail: dict[str, Any] | None = None) -> AuditEntry:

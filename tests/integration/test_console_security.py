@@ -89,6 +89,16 @@ def test_a_wrong_password_is_refused(client: TestClient) -> None:
     assert client.get("/admin/live", follow_redirects=False).status_code == 303
 
 
+def test_logging_out_revokes_the_session_even_for_a_copy_of_the_cookie(client: TestClient) -> None:
+    csrf = log_in(client, *VIEWER)
+    stolen = dict(client.cookies)
+    assert client.get("/admin/live", follow_redirects=False).status_code == 200
+    assert client.post("/admin/logout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    client.cookies.clear()
+    client.cookies.update(stolen)  # the cookie as it was before logging out
+    assert client.get("/admin/live", follow_redirects=False).status_code == 303
+
+
 def test_log_ins_and_failed_log_ins_are_in_the_audit_log(app_client: TestClient, client: TestClient) -> None:
     form = client.get("/admin/login")
     client.post(

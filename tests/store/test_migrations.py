@@ -22,6 +22,7 @@ TABLES = {
     "audit_log",
     "instances",
     "teachings",
+    "revoked_sessions",
     "alembic_version",
 }
 

@@ -78,7 +78,7 @@ def test_ivr_purge_older_than_30d_enforces_retention(
     _call_with_everything(store, "CA-old", days_ago=31)
     _call_with_everything(store, "CA-new", days_ago=29)
     monkeypatch.setenv("IVR_DATABASE_URL", database_url)
-    result = CliRunner().invoke(app, ["purge", "--older-than", "30d"])
+    result = CliRunner().invoke(app, ["purge", "--older-than", "30d", "--yes"])
     assert result.exit_code == 0, result.output
     assert "purged 1 call(s)" in result.output
     assert [c.call_sid for c in store.list_calls()] == ["CA-new"]

@@ -7,6 +7,8 @@
   only free-text turns that matched no intent are missed utterances.
 - ``turns.dismissed``: a supervisor said a missed utterance teaches nothing.
 - ``teachings``: each wording a supervisor taught, so it can be undone.
+- ``revoked_sessions``: console sessions ended by logging out (a signed cookie stays valid until it expires, so
+  logging out must be remembered where every instance can see it).
 
 Revision ID: 0002
 Revises: 0001
@@ -50,6 +52,12 @@ def upgrade() -> None:
         sa.Column("undone_at", UTC_TIME, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_teachings")),
     )
+    op.create_table(
+        "revoked_sessions",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", UTC_TIME, nullable=False),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_revoked_sessions")),
+    )
     with op.batch_alter_table("calls") as batch:
         batch.add_column(sa.Column("instance_id", sa.String(length=64), nullable=True))
         batch.create_index(batch.f("ix_calls_instance_id"), ["instance_id"])
@@ -65,5 +73,6 @@ def downgrade() -> None:
     with op.batch_alter_table("calls") as batch:
         batch.drop_index(batch.f("ix_calls_instance_id"))
         batch.drop_column("instance_id")
+    op.drop_table("revoked_sessions")
     op.drop_table("teachings")
     op.drop_table("instances")
