@@ -12,8 +12,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from ivr import __version__
+from ivr.admin.console import STATIC_DIR
 from ivr.admin.router import router as admin_router
 from ivr.config import Settings
 from ivr.deps import RuntimeDep
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
     app.include_router(ops.router)
     app.include_router(handover.router)
     app.include_router(admin_router)
+    app.mount("/admin/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(runtime: RuntimeDep) -> dict[str, object]:

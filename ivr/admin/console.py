@@ -22,8 +22,10 @@ from ivr.evaluation import Understander
 from ivr.rules.schema import RuleSet
 from ivr.runtime import Runtime
 from ivr.store.repository import Store
+from ivr.web_security import safe_url
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Console:
         secure = urlsplit(settings.public_url).scheme == "https"
         cookies = SessionCookies(session_secret(settings), settings.session_max_age_s, secure)
         templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+        templates.env.filters["safe_url"] = safe_url
         return cls(settings=settings, cookies=cookies, templates=templates)
 
     def store(self, runtime: Runtime) -> Store:

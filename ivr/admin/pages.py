@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from ivr.admin.auth import CSRF_FIELD, ConsoleUser
 from ivr.admin.console import Console
+from ivr.web_security import CONSOLE_HEADERS
 
 NAV = (
     ("live", "/admin/live", "Live calls"),
@@ -21,19 +22,6 @@ NAV = (
     ("missed", "/admin/missed", "Missed utterances"),
     ("audit", "/admin/audit", "Audit log"),
 )
-
-#: Console pages are never framed (clickjacking), cached, or allowed to load anything from elsewhere.
-SECURITY_HEADERS = {
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; media-src 'self'; frame-ancestors 'none'; form-action 'self'"
-    ),
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-}
-
 
 def render(
     console: Console,
@@ -56,7 +44,7 @@ def render(
         **{k: v for k, v in context.items() if k != "local_time"},
     }
     return console.templates.TemplateResponse(
-        request, template, values, status_code=status_code, headers=SECURITY_HEADERS
+        request, template, values, status_code=status_code, headers=CONSOLE_HEADERS
     )
 
 

@@ -29,6 +29,7 @@ from ivr.transfer.twiml import (
     transfer_twiml,
     whisper_twiml,
 )
+from ivr.web_security import agent_page_headers, new_nonce
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ async def summary_audio(transfer_id: SignedTransfer, runtime: RuntimeDep) -> Fil
     record = await runtime.recall_transfer(transfer_id)
     if record is None or not record.summary_audio:
         raise HTTPException(status_code=404, detail="no summary audio")
-    return FileResponse(record.summary_audio, media_type="audio/wav")
+    return FileResponse(record.summary_audio, media_type="audio/wav", headers=agent_page_headers(new_nonce()))
 
 
 @router.get("/audio/prompts/{language}/{key}.wav")
@@ -181,10 +182,12 @@ async def agent_page(transfer_id: SignedTransfer, runtime: RuntimeDep, request: 
     record = await runtime.recall_transfer(transfer_id)
     if record is None:
         raise HTTPException(status_code=404, detail="unknown transfer")
+    nonce = new_nonce()
     html = _templates.get_template("agent_transfer.html").render(
+        nonce=nonce,
         transfer=record,
         audio_url=summary_audio_url(runtime, transfer_id),
         console_url=runtime.settings.url(f"/admin/calls/{quote(record.call_sid, safe='')}"),
         created=time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created)),
     )
-    return HTMLResponse(html)
+    return HTMLResponse(html, headers=agent_page_headers(nonce))

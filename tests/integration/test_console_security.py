@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from ivr.admin.sessions import COOKIE, ConsoleSession, SessionCookies
 from ivr.admin.throttle import LoginThrottle
 from ivr.api import create_app
-from ivr.call.record import CallRecord
+from ivr.call.record import CallbackRequest, CallRecord, TransferRecord
 from ivr.runtime import Runtime
 from ivr.simulator.scripted import ScriptedRecognizers
 from tests.integration.console_helpers import SUPERVISOR, VIEWER, console_settings, csrf_of, log_in
@@ -78,6 +78,39 @@ def test_console_pages_cannot_be_framed_or_cached(client: TestClient) -> None:
     headers = client.get("/admin/login").headers
     assert headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in headers["content-security-policy"]
     assert headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("path", PAGES[:2] + PAGES[3:])  # every page (the WAV is no page)
+def test_console_pages_run_no_inline_code_and_the_policy_allows_none(client: TestClient, path: str) -> None:
+    log_in(client, *SUPERVISOR)
+    page = client.get(path)
+    assert page.status_code == 200, path
+    assert "unsafe-inline" not in page.headers["content-security-policy"]
+    html = page.text.lower()
+    assert "<script>" not in html and "<style" not in html and " style=" not in html and " on" + "click=" not in html
+    assert client.get("/admin/static/console.css").status_code == 200
+
+
+def test_a_stored_javascript_url_is_never_rendered_as_a_link(app_client: TestClient, client: TestClient) -> None:
+    runtime: Runtime = app_client.app.state.runtime  # type: ignore[attr-defined]
+    store = runtime.store
+    store.call_started(CallRecord(call_sid="CA-js", language="nl"))
+    transfer = TransferRecord(
+        transfer_id="T-js",
+        call_sid="CA-js",
+        language="nl",
+        rule="r",
+        reason="",
+        code="",
+        target_name="t",
+        target={},
+        priority=0,
+    )
+    store.add_transfer(transfer)
+    store.add_callback("T-js", CallbackRequest(kind="voicemail", recording_url="javascript:alert(document.cookie)"))
+    log_in(client, *SUPERVISOR)
+    page = client.get("/admin/calls/CA-js")
+    assert page.status_code == 200 and "javascript:" not in page.text
 
 
 def test_a_wrong_password_is_refused(client: TestClient) -> None:

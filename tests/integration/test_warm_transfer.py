@@ -147,3 +147,18 @@ async def test_the_agent_page_needs_a_signed_link_and_shows_the_redacted_convers
     assert page.status_code == 200
     assert call.transfer.summary in page.text
     assert "NL91ABNA0417164300" not in page.text and "[IBAN]" in page.text
+
+
+async def test_the_agent_page_cannot_be_framed_cached_or_leak_its_signed_link(text_server: LiveServer) -> None:
+    call = await _call(text_server, ["ik wil een medewerker"])
+    assert call.transfer is not None
+    link = sign_link(text_server.base_url, call.transfer.transfer_id, text_server.settings.auth_token, 60)
+    async with httpx.AsyncClient() as client:
+        page = await client.get(link)
+    headers = page.headers
+    policy = headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy and "script-src" not in policy
+    assert headers["x-frame-options"] == "DENY" and headers["cache-control"] == "no-store"
+    assert headers["referrer-policy"] == "no-referrer"
+    nonce = policy.split("'nonce-", 1)[1].split("'", 1)[0]
+    assert f'<style nonce="{nonce}">' in page.text
