@@ -48,6 +48,7 @@ from ivr.config import Settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 AUTH_TOKEN = "warmline-bench-token"  # signs loopback requests only
+ADMIN_TOKEN = "warmline-bench-admin"  # reads /metrics.json
 
 #: The naive configuration the optimised one is compared with (the server must implement these settings):
 #: every 20 ms frame goes to a free-form recogniser at once, no VAD gating, no grammar; every prompt is rendered anew.
@@ -99,6 +100,7 @@ def server_env(model: Path, tmp: Path, options: Options, extra: dict[str, str]) 
             "IVR_DATA_DIR": str(tmp / "data"),
             "IVR_AUDIO_CACHE_DIR": str(tmp / "cache"),
             "IVR_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "IVR_ADMIN_TOKEN": ADMIN_TOKEN,
             "IVR_PLAYBACK_SPEED": str(options.speed),
             "IVR_ENDPOINT_SILENCE_MS": str(options.endpoint_silence_ms),
         }

@@ -164,14 +164,16 @@ class ServerProcess:
         raise ServerError(f"the server was not healthy within {timeout_s:.0f} s:\n{self.log_tail()}")
 
     def get(self, path: str) -> dict[str, Any]:
-        response = httpx.get(f"{self.base_url}{path}", timeout=10)
+        token = self.env.get("IVR_ADMIN_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = httpx.get(f"{self.base_url}{path}", timeout=10, headers=headers)
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body
 
     def metrics(self) -> dict[str, Any]:
         # raw=true asks for the latency window itself (for exact per-level percentiles); servers without it ignore it
-        return self.get("/metrics?raw=true")
+        return self.get("/metrics.json?raw=true")
 
     def wait_idle(self, timeout_s: float = 30.0) -> bool:
         """Wait until the server has closed every call (sessions write their counters to /metrics on close)."""

@@ -12,13 +12,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ivr import __version__
 from ivr.admin.console import STATIC_DIR
 from ivr.admin.router import router as admin_router
 from ivr.config import Settings
 from ivr.deps import RuntimeDep
+from ivr.prometheus import Gauges, exposition
 from ivr.rules.loader import RulesError
 from ivr.runtime import Runtime, build_runtime, model_label
 from ivr.speech.models import resolve_model
@@ -29,6 +33,7 @@ from ivr.speech.warmup import warm_up_recognizers
 from ivr.startup_report import announce, startup_summary
 from ivr.store.retention import purge_on_schedule
 from ivr.telephony import handover, media, ops, webhooks
+from ivr.telephony.ops import Admin
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +83,21 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
                     await task
             await asyncio.to_thread(runtime.close)
 
-    app = FastAPI(title="Warmline", version=__version__, lifespan=lifespan)
+    # The API description is for developers: off unless IVR_API_DOCS is set (it maps every route for a stranger).
+    docs = settings.api_docs
+    app = FastAPI(
+        title="Warmline",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
+    if settings.trusted_proxies:
+        # Only these peers may say who the client is; everyone else's X-Forwarded-For is ignored (the console's
+        # login throttle counts per client address).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.include_router(webhooks.router)
     app.include_router(media.router)
     app.include_router(ops.router)
@@ -100,8 +118,23 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
             "uptime_s": round(time.time() - runtime.started, 1),
         }
 
-    @app.get("/metrics", tags=["ops"])
-    async def metrics(runtime: RuntimeDep) -> dict[str, object]:
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def metrics(_: Admin, runtime: RuntimeDep) -> PlainTextResponse:
+        """Prometheus text format (bearer IVR_ADMIN_TOKEN, as Prometheus' ``authorization`` sends it)."""
+        engine = runtime.session_deps.recognizers
+        gauges = Gauges(
+            active_calls=lambda: runtime.registry.active_sessions,
+            recognizers_in_use=lambda: engine.pool_stats()["in_use"] if isinstance(engine, VoskEngine) else 0,
+            late_frames=lambda: runtime.metrics.late_frames,
+            frames_sent=lambda: runtime.metrics.frames_sent,
+            store_backlog=lambda: runtime.writer.backlog,
+            draining=lambda: 0,
+        )
+        body = exposition(gauges, runtime.counters, runtime.metrics.latency_histogram)
+        return PlainTextResponse(body.decode(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/metrics.json", tags=["ops"])
+    async def metrics_json(_: Admin, runtime: RuntimeDep) -> dict[str, object]:
         """Latency percentiles, recogniser real-time factor, late frames, memory: what the benchmark reads."""
         return {
             **runtime.metrics.snapshot(),

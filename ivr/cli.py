@@ -67,7 +67,10 @@ def serve(
     resolve_model(Settings())  # a bad setting or a missing model is one line here, before anything starts
     # The app is built from the installed package, so the command works from any directory. The port is bound
     # before start-up: a second server on a busy port stops at once, before it loads a model or opens the store.
-    config = uvicorn.Config("ivr.api:create_app", factory=True, host=host, port=port, ws_ping_interval=None)
+    # Forwarded headers are the app's to judge (IVR_TRUSTED_PROXIES), not uvicorn's (it trusts 127.0.0.1).
+    config = uvicorn.Config(
+        "ivr.api:create_app", factory=True, host=host, port=port, ws_ping_interval=None, proxy_headers=False
+    )
     uvicorn_log = logging.getLogger("uvicorn.error")
     level = uvicorn_log.level
     uvicorn_log.setLevel(logging.CRITICAL)  # its own bind error would be a second, less helpful line

@@ -6,6 +6,7 @@ construct as many differently-configured apps as they like in one process.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
@@ -56,10 +57,18 @@ class Settings(BaseSettings):
     company_name: str = "Warmline Demo"
     rules_file: Path = Field(default=REPO_ROOT / "rules.yaml", description="Supervisors' transfer rules (YAML).")
     rules_poll_s: float = Field(default=2.0, gt=0, description="How often the rules file is checked for changes.")
-    admin_token: SecretStr | None = Field(default=None, description="Bearer token for the ops endpoints.")
+    admin_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /ops/*, /metrics and /metrics.json (off without one)."
+    )
+    api_docs: bool = Field(default=False, description="Serve /docs and /openapi.json (for developers).")
     session_secret: SecretStr | None = Field(
         default=None,
         description="Key signing the console's session cookies (default: generated once, kept in data_dir).",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies whose X-Forwarded-For/-Proto are believed "
+        "(comma-separated, e.g. 10.0.0.5,10.1.0.0/16); none by default",
     )
     session_max_age_s: int = Field(default=12 * 3600, ge=60, description="How long a console login lasts.")
     service_data: Path | None = Field(default=None, description="JSON file with orders and opening hours.")
@@ -129,6 +138,23 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("IVR_PUBLIC_URL must be an absolute http(s) URL, e.g. https://ivr.example.com")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
 
     @field_validator("redact", mode="before")
     @classmethod

@@ -10,6 +10,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from prometheus_client import Histogram
+
+from ivr.prometheus import turn_latency_histogram
 
 
 @dataclass
@@ -22,6 +25,7 @@ class ServerMetrics:
     calls_started: int = 0
     calls_ended: int = 0
     response_latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=20000))
+    latency_histogram: Histogram = field(default_factory=turn_latency_histogram)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def decoded(self, busy_s: float, audio_s: float = 0.0) -> None:
@@ -33,6 +37,7 @@ class ServerMetrics:
     def responded(self, latency_ms: float) -> None:
         with self._lock:
             self.response_latencies_ms.append(latency_ms)
+        self.latency_histogram.observe(latency_ms / 1000)
 
     def played(self, frames: int, late: int) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from ivr.call.record import CallRecord, CallRegistry, TransferRecord
+from ivr.call.record import CallRecord, CallRegistry, Sinks, TransferRecord
 from ivr.call.session import SessionDeps
 from ivr.config import Language, Settings
 from ivr.dialog.actions import GrammarName
@@ -22,6 +22,7 @@ from ivr.dialog.engine import DialogContext
 from ivr.dialog.flow import Flow, load_flow
 from ivr.dialog.service import JsonServiceData, ServiceData
 from ivr.metrics import ServerMetrics
+from ivr.prometheus import CallCounters
 from ivr.rules.book import RuleBook
 from ivr.signals.distress import DistressLexicon, load_distress_lexicon
 from ivr.speech.stt import DecodePool
@@ -57,6 +58,7 @@ class Runtime:
     store: Store
     writer: StoreWriter
     ownership: Ownership
+    counters: CallCounters
     started: float = field(default_factory=time.time)
     startup_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -146,7 +148,8 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
     )
     synth.start()
     pool = DecodePool(settings.decode_workers)
-    registry = CallRegistry(sink=writer, redact=partial(redact, kinds=settings.redact))
+    counters = CallCounters()
+    registry = CallRegistry(sink=Sinks((writer, counters)), redact=partial(redact, kinds=settings.redact))
     metrics = ServerMetrics()
     known_intents = {label for flow in flows.values() for label in flow.intents.labels}
     rulebook = RuleBook(
@@ -194,6 +197,7 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
         store=store,
         writer=writer,
         ownership=ownership,
+        counters=counters,
         startup_seconds=timings,
     )
 

@@ -23,6 +23,7 @@ NAV = (
     ("audit", "/admin/audit", "Audit log"),
 )
 
+
 def render(
     console: Console,
     request: Request,

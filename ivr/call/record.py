@@ -134,6 +134,41 @@ class CallSink(Protocol):
     def callback_added(self, transfer_id: str, request: CallbackRequest) -> None: ...
 
 
+@dataclass(frozen=True)
+class Sinks:
+    """Several sinks as one (the store writer, the metrics counters), told in order."""
+
+    sinks: tuple[CallSink, ...]
+
+    def call_opened(self, record: CallRecord) -> None:
+        for sink in self.sinks:
+            sink.call_opened(record)
+
+    def event_added(self, call_sid: str, seq: int, event: CallEvent) -> None:
+        for sink in self.sinks:
+            sink.event_added(call_sid, seq, event)
+
+    def outcome_set(self, call_sid: str, outcome: Outcome) -> None:
+        for sink in self.sinks:
+            sink.outcome_set(call_sid, outcome)
+
+    def call_finished(self, call_sid: str, status: str, ended: float) -> None:
+        for sink in self.sinks:
+            sink.call_finished(call_sid, status, ended)
+
+    def transfer_added(self, transfer: TransferRecord) -> None:
+        for sink in self.sinks:
+            sink.transfer_added(transfer)
+
+    def transfer_updated(self, transfer: TransferRecord) -> None:
+        for sink in self.sinks:
+            sink.transfer_updated(transfer)
+
+    def callback_added(self, transfer_id: str, request: CallbackRequest) -> None:
+        for sink in self.sinks:
+            sink.callback_added(transfer_id, request)
+
+
 def _as_is(text: str) -> str:
     return text
 
