@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -118,6 +118,17 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
             "uptime_s": round(time.time() - runtime.started, 1),
         }
 
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Whether a load balancer should send this instance new calls (liveness is /healthz)."""
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        if runtime is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        problems = readiness_problems(runtime)
+        if problems:
+            return JSONResponse({"status": "unready", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ready", "active_calls": runtime.registry.active_sessions})
+
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     async def metrics(_: Admin, runtime: RuntimeDep) -> PlainTextResponse:
         """Prometheus text format (bearer IVR_ADMIN_TOKEN, as Prometheus' ``authorization`` sends it)."""
@@ -128,6 +139,7 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
             late_frames=lambda: runtime.metrics.late_frames,
             frames_sent=lambda: runtime.metrics.frames_sent,
             store_backlog=lambda: runtime.writer.backlog,
+            store_oldest_unwritten_s=runtime.writer.oldest_unwritten_s,
             draining=lambda: 0,
         )
         body = exposition(gauges, runtime.counters, runtime.metrics.latency_histogram)
@@ -190,6 +202,21 @@ async def _keep_alive(runtime: Runtime) -> None:
         beats += 1
         if beats % 3 == 0:
             runtime.writer.submit(lambda _store: ownership.close_orphaned())
+
+
+#: an instance whose oldest unwritten change waited longer than this takes no new calls
+READY_MAX_WRITE_DELAY_S = 5.0
+
+
+def readiness_problems(runtime: Runtime) -> list[str]:
+    """Why this instance should not take new calls now (empty: it should)."""
+    problems = []
+    waited = runtime.writer.oldest_unwritten_s()
+    if waited > READY_MAX_WRITE_DELAY_S:
+        problems.append(
+            f"database: {runtime.writer.backlog} change(s) unwritten, the oldest for {waited:.0f} s (retrying)"
+        )
+    return problems
 
 
 def _recognizer_pool(runtime: Runtime) -> dict[str, int] | None:

@@ -84,6 +84,7 @@ class Gauges:
     late_frames: Callable[[], float]
     frames_sent: Callable[[], float]
     store_backlog: Callable[[], float]
+    store_oldest_unwritten_s: Callable[[], float]
     draining: Callable[[], float]
 
 
@@ -102,6 +103,11 @@ class WarmlineCollector(Collector):
         yield GaugeMetricFamily("warmline_draining", "1 while the instance drains for a deploy.", value=g.draining())
         yield GaugeMetricFamily(
             "warmline_store_backlog", "Changes waiting to be written to the database.", value=g.store_backlog()
+        )
+        yield GaugeMetricFamily(
+            "warmline_store_oldest_unwritten_seconds",
+            "How long the oldest change not yet in the database has waited.",
+            value=g.store_oldest_unwritten_s(),
         )
         yield CounterMetricFamily(
             "warmline_late_frames",

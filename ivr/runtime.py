@@ -141,7 +141,8 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
     ownership = Ownership(store, stale_after_s=3 * settings.instance_heartbeat_s)
     ownership.close_orphaned()  # calls a killed predecessor left open; never a live neighbour's
     ownership.register()
-    writer = StoreWriter(store).start()
+    # Changes the database could not take before the last shutdown wait in this journal (one data dir per server).
+    writer = StoreWriter(store, journal_path=settings.data_dir / "store-journal.jsonl").start()
     timings["store"] = time.perf_counter() - t0
     synth = SpeechSynthesizer(
         settings.audio_cache_dir, settings.grammars_dir, rate=settings.tts_rate, cache=settings.tts_cache

@@ -199,7 +199,11 @@ class Store:
     # ── calls: what the writer records ────────────────────────────────────────────────────────────────────
     def call_started(self, record: CallRecord) -> None:
         with self.session() as session:
-            self._call_row(session, record.call_sid, record)
+            call = self._call_row(session, record.call_sid, record)
+            if not call.language:  # a row a later change had to create: complete it, never leave it half
+                call.language = record.language
+                call.caller_masked = masked_caller(record.caller)
+                call.started_at = from_epoch(record.started)
 
     def add_turn(self, call_sid: str, seq: int, event: CallEvent) -> None:
         """Store one line of the conversation (redacted) and move the call's live view to it."""

@@ -1,0 +1,43 @@
+"""/readyz tells a load balancer to stop sending calls while this instance cannot write to its database."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+
+from ivr.simulator.local import local_server
+from ivr.simulator.scripted import ScriptedRecognizers
+from ivr.simulator.turns import PressTurn
+from ivr.simulator.twilio import TwilioSimulator
+from tests.integration.conftest import SPEED, _settings
+from tests.store.test_writer_faults import _locked
+
+
+async def _ready(base: str) -> tuple[int, dict[str, object]]:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{base}/readyz")
+    return response.status_code, response.json()
+
+
+async def test_readyz_turns_unready_while_the_database_is_locked_and_ready_again_after(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, language="nl")
+    with local_server(settings, recognizers=ScriptedRecognizers()) as (base, live):
+        assert (await _ready(base))[0] == 200
+        with _locked(live.resolved_database_url, 14):
+            await TwilioSimulator(base, live.auth_token, speed=SPEED).call([PressTurn("0")])
+            seen: tuple[int, dict[str, object]] = (200, {})
+            for _ in range(100):
+                seen = await _ready(base)
+                if seen[0] == 503:
+                    break
+                await asyncio.sleep(0.1)
+            assert seen[0] == 503 and "database" in str(seen[1]["problems"]), seen
+            async with httpx.AsyncClient() as client:
+                assert (await client.get(f"{base}/healthz")).status_code == 200, "liveness is not readiness"
+        for _ in range(200):
+            if (await _ready(base))[0] == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert (await _ready(base))[0] == 200
