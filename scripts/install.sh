@@ -50,6 +50,7 @@ apt_need espeak-ng libespeak-ng1 libportaudio2 sox
 if [ "$mode" = test ]; then
   # The tests start throwaway servers from these binaries (no system service is used) and drive Debian's Chromium.
   apt_need postgresql redis-server haproxy chromium
+  command -v npm >/dev/null 2>&1 || apt_need npm
 fi
 
 # A venv needs ensurepip, which Debian ships apart from its Python (python3-venv / python3.X-venv).

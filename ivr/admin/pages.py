@@ -17,7 +17,7 @@ from ivr.web_security import CONSOLE_HEADERS
 NAV = (
     ("live", "/admin/live", "Live calls"),
     ("calls", "/admin/calls", "Calls"),
-    ("rules", "/admin/rules", "Transfer rules"),
+    ("rules", "/admin/rules/cards", "Transfer rules"),
     ("dashboard", "/admin/dashboard", "Dashboard"),
     ("missed", "/admin/missed", "Missed utterances"),
     ("audit", "/admin/audit", "Audit log"),

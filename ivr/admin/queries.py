@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload
 
@@ -23,6 +23,31 @@ from ivr.dialog.flow import ANSWER_PREFIX
 from ivr.store.models import Call, Transfer, Turn
 
 REPLAYED_KINDS = ("caller", "dtmf", "no_input")
+
+
+#: how supervisors read the built-in reasons a call went to a person (rules are shown by their own names)
+REASON_LABELS = {
+    "keypad_zero": "pressed 0",
+    "caller_request": "asked for a person",
+    "repeated_failure": "not understood twice",
+    "low_confidence": "hard to understand",
+    "needs_person": "topic needs a person",
+    "technical_problem": "technical problem",
+    "interrupted": "server stopped",
+    "?": "unknown",
+}
+
+DISPOSITION_LABELS = {
+    "self_service": "handled by Warmline",
+    "transferred": "to a person",
+    "abandoned": "abandoned",
+    "interrupted": "interrupted",
+    "in_progress": "in progress",
+}
+
+
+def reason_label(name: str) -> str:
+    return REASON_LABELS.get(name, name)
 
 
 # ── live and recent calls ────────────────────────────────────────────────────────────────────────────────
@@ -41,6 +66,19 @@ class CallRow:
     recognition: float | None
     distress: float | None
     outcome: str
+    disposition: Disposition | None = None
+
+    @property
+    def duration(self) -> str:
+        """How long the call lasted, as m:ss ("" while it goes on)."""
+        if self.ended_at is None:
+            return ""
+        seconds = max(0, round((self.ended_at - self.started_at).total_seconds()))
+        return f"{seconds // 60}:{seconds % 60:02d}"
+
+    @property
+    def disposition_label(self) -> str:
+        return DISPOSITION_LABELS.get(self.disposition or "", "")
 
     def to_json(self, zone: str = "UTC") -> dict[str, object]:
         return {
@@ -58,9 +96,9 @@ class CallRow:
         }
 
 
-def _row(call: Call) -> CallRow:
+def _row(call: Call, served: bool | None = None) -> CallRow:
     if call.outcome_kind == "transfer":
-        outcome = f"transfer: {call.outcome_rule} → {call.outcome_target}"
+        outcome = f"transfer: {reason_label(call.outcome_rule)} → {call.outcome_target}"
     elif call.outcome_kind:
         outcome = call.outcome_kind
     else:
@@ -77,6 +115,7 @@ def _row(call: Call) -> CallRow:
         recognition=call.recognition,
         distress=call.distress,
         outcome=outcome,
+        disposition=disposition(call, served) if served is not None else None,
     )
 
 
@@ -88,10 +127,89 @@ def live_calls(engine: Engine) -> list[CallRow]:
         return [_row(call) for call in calls]
 
 
-def recent_calls(engine: Engine, limit: int = 50) -> list[CallRow]:
+@dataclass(frozen=True)
+class CallFilter:
+    """What the calls list is narrowed to; every field optional. Dates are local days in the rules' zone."""
+
+    day_from: date | None = None
+    day_to: date | None = None
+    disposition: Disposition | None = None
+    intent: str | None = None
+    rule: str | None = None
+    zone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class CallPage:
+    rows: list[CallRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _served_clause() -> Any:
+    answered = Turn.detail.like(f"{ANSWER_PREFIX}%") | (Turn.detail == "order_status")
+    return exists().where(Turn.call_id == Call.id, Turn.kind == "prompt", answered)
+
+
+def _disposition_clause(which: Disposition) -> Any:
+    kind = func.coalesce(Call.outcome_kind, "")
+    ended = Call.ended_at.is_not(None) & (Call.status != "interrupted") & (kind != "transfer")
+    return {
+        "transferred": kind == "transfer",
+        "interrupted": (Call.status == "interrupted") & (kind != "transfer"),
+        "in_progress": Call.ended_at.is_(None) & (Call.status == "in-progress"),
+        "self_service": ended & ((kind == "hangup") | _served_clause()),
+        "abandoned": ended & (kind != "hangup") & ~_served_clause(),
+    }[which]
+
+
+def call_page(engine: Engine, filters: CallFilter, page: int = 1, per_page: int = 50) -> CallPage:
+    """One page of stored calls, newest first, narrowed by ``filters``, each with its duration and disposition."""
+    zone = ZoneInfo(filters.zone)
+    conditions = []
+    if filters.day_from is not None:
+        conditions.append(Call.started_at >= datetime.combine(filters.day_from, datetime.min.time(), zone))
+    if filters.day_to is not None:
+        end = datetime.combine(filters.day_to + timedelta(days=1), datetime.min.time(), zone)
+        conditions.append(Call.started_at < end)
+    if filters.disposition is not None:
+        conditions.append(_disposition_clause(filters.disposition))
+    if filters.intent:
+        conditions.append(Call.intent == filters.intent)
+    if filters.rule:
+        conditions.append(Call.outcome_rule == filters.rule)
+    page = max(1, page)
     with Session(engine) as session:
-        calls = session.scalars(select(Call).order_by(Call.started_at.desc(), Call.id.desc()).limit(limit))
-        return [_row(call) for call in calls]
+        total = session.scalar(select(func.count()).select_from(Call).where(*conditions)) or 0
+        calls = list(
+            session.scalars(
+                select(Call)
+                .where(*conditions)
+                .order_by(Call.started_at.desc(), Call.id.desc())
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            )
+        )
+        served = served_call_ids(session, select(Call.id).where(Call.id.in_([c.id for c in calls])))
+        rows = [_row(call, call.id in served) for call in calls]
+    return CallPage(rows, total, page, per_page)
+
+
+def filter_choices(engine: Engine) -> tuple[list[str], list[str]]:
+    """The intents and rules stored calls have, for the filter's menus."""
+    with Session(engine) as session:
+        intents = sorted(i for i in session.scalars(select(Call.intent).distinct()) if i)
+        rules = sorted(r for r in session.scalars(select(Call.outcome_rule).distinct()) if r)
+    return intents, rules
+
+
+def recent_calls(engine: Engine, limit: int = 50) -> list[CallRow]:
+    return call_page(engine, CallFilter(), 1, limit).rows
 
 
 def call_detail(engine: Engine, call_sid: str) -> Call | None:

@@ -6,9 +6,12 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from sqlalchemy.engine import Engine
 
@@ -75,10 +78,55 @@ def live_stream(request: Request, _: Viewer, engine: EngineDep) -> StreamingResp
     )
 
 
+PER_PAGE = 50
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
 @router.get("/calls", response_class=HTMLResponse)
-def calls_page(request: Request, user: Viewer, console: ConsoleDep, engine: EngineDep) -> HTMLResponse:
-    calls = queries.recent_calls(engine, limit=100)
-    return render(console, request, "calls.html", user, section="calls", calls=calls)
+def calls_page(
+    request: Request,
+    user: Viewer,
+    console: ConsoleDep,
+    engine: EngineDep,
+    day_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    day_to: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    outcome: Annotated[str | None, Query(max_length=16)] = None,
+    intent: Annotated[str | None, Query(max_length=64)] = None,
+    rule: Annotated[str | None, Query(max_length=255)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    """Every stored call, newest first: duration and how it ended; narrowed by date, outcome, intent and rule."""
+    chosen = outcome if outcome in queries.DISPOSITION_LABELS else None
+    filters = queries.CallFilter(
+        day_from=_day(day_from),
+        day_to=_day(day_to),
+        disposition=chosen,  # type: ignore[arg-type]
+        intent=intent or None,
+        rule=rule or None,
+        zone=zone_of(request),
+    )
+    result = queries.call_page(engine, filters, page, PER_PAGE)
+    intents, rules = queries.filter_choices(engine)
+    query = {k: v for k, v in request.query_params.items() if k != "page" and v}
+    return render(
+        console,
+        request,
+        "calls.html",
+        user,
+        section="calls",
+        result=result,
+        filters=filters,
+        intents=intents,
+        rules=[(name, queries.reason_label(name)) for name in rules],
+        outcomes=queries.DISPOSITION_LABELS,
+        query=urlencode(query),
+    )
 
 
 @router.get("/calls/{call_sid}", response_class=HTMLResponse)

@@ -22,9 +22,15 @@ def dashboard(request: Request, user: Viewer, console: ConsoleDep, engine: Engin
     data = queries.dashboard(engine)
     labels = [local_time(h.hour, zone=zone_of(request), fmt="%H:00") for h in data.hours]
     figures = {
-        "calls": charts.bar_chart(labels, [h.calls for h in data.hours], "Calls per hour"),
+        "calls": charts.bar_chart(
+            labels, [h.calls for h in data.hours], "Calls per hour", x_title="hour started", y_title="calls"
+        ),
         "confidence": charts.line_chart(
-            labels, [("mean recognition confidence", [h.mean_confidence for h in data.hours])], "Recognition"
+            labels,
+            [("mean recognition confidence", [h.mean_confidence for h in data.hours])],
+            "Recognition",
+            x_title="hour",
+            y_title="confidence (0–1)",
         ),
         "distress": charts.line_chart(
             labels,
@@ -33,8 +39,12 @@ def dashboard(request: Request, user: Viewer, console: ConsoleDep, engine: Engin
                 ("highest", [h.max_distress for h in data.hours]),
             ],
             "Distress over time",
+            x_title="hour",
+            y_title="distress (0–1)",
         ),
-        "reasons": charts.hbar_chart(data.transfers_by_reason, "Transfers by reason"),
+        "reasons": charts.hbar_chart(
+            [(queries.reason_label(name), count) for name, count in data.transfers_by_reason], "Transfers by reason"
+        ),
     }
     return render(console, request, "dashboard.html", user, section="dashboard", data=data, figures=figures)
 

@@ -188,7 +188,10 @@ def publish(
     store: StoreDep,
     text: Text,
     note: Annotated[str, Form(max_length=500)] = "",
+    confirm: Annotated[str, Form(max_length=8)] = "",
+    back: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
+    """Publish a draft — after the supervisor has seen what changes (the diff against the active rules)."""
     text = normalise_newlines(text)
     state = EditorState(text=text, check=check_draft(text, _known_intents(runtime)))
     if state.check.rules is None:
@@ -197,12 +200,18 @@ def publish(
     if _sha(text) == _sha(_active_text(runtime)):
         state.message = "Nothing to publish: the draft is the active text."
         return _page(console, request, user, runtime, state)
+    if confirm != "yes":
+        changes = diff(_active_text(runtime), text)
+        return render(
+            console, request, "rules_review.html", user, section="rules", text=text, note=note, diff=changes, back=back
+        )
     try:
         version = _publish(store, runtime, text, user, "console", note.strip())
     except RulesError as exc:
         state = EditorState(text=text, check=DraftCheck(None, exc.problems), message="Not published.")
         return _page(console, request, user, runtime, state, 422)
-    return RedirectResponse(f"/admin/rules?published={version}", status_code=status.HTTP_303_SEE_OTHER)
+    where = "/admin/rules/cards" if back == "cards" else "/admin/rules"
+    return RedirectResponse(f"{where}?published={version}", status_code=status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/rules/history", response_class=HTMLResponse)

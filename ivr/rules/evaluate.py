@@ -174,6 +174,8 @@ def firing_rules(rules: RuleSet, ctx: TurnSignals) -> tuple[tuple[Rule, tuple[st
     """Every rule that fires on this turn, in file order, with what matched (for the console's "why")."""
     fired: list[tuple[Rule, tuple[str, ...]]] = []
     for rule in rules.rules:
+        if not rule.enabled:
+            continue
         matched = check_conditions(rule.when, ctx, rules)
         if matched is not None:
             fired.append((rule, matched))

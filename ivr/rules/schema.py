@@ -198,6 +198,8 @@ class Rule(_Strict):
     target: str = Field(min_length=1)
     #: Higher wins when several rules fire on the same turn; also passed on as the queue priority.
     priority: int = Field(ge=0, le=100)
+    #: ``false`` keeps the rule in the file (and the console) but switches it off.
+    enabled: bool = True
 
 
 class BuiltinWording(_Strict):

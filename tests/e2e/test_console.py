@@ -161,6 +161,8 @@ def test_supervisor_watches_a_call_live_then_changes_publishes_and_rolls_back_ru
     # ── publish: the file changes and the server's rules reload ────────────────────────────────────────────
     page.fill("input[name=note]", "fraud goes to the complaints team for now")
     page.click("#publish")
+    expect(page.locator("#diff .diff-added")).to_contain_text("target: klachten")  # what changes, before it does
+    page.click("#confirm-publish")
     expect(page.locator("#message")).to_contain_text("published and active")
     published = yaml.safe_load(rules_file.read_text(encoding="utf-8"))
     assert next(r for r in published["rules"] if r["name"] == "fraude")["target"] == "klachten"

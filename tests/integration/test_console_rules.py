@@ -32,7 +32,11 @@ def test_publishing_reloads_the_rules_and_is_audited_then_rollback_restores_them
     original = runtime.rulebook.path.read_text(encoding="utf-8")
     draft = original.replace("target: fraudeteam", "target: klachten", 1)
 
-    response = client.post("/admin/rules/publish", data={"text": draft, "note": "test", "csrf_token": csrf})
+    review = client.post("/admin/rules/publish", data={"text": draft, "note": "test", "csrf_token": csrf})
+    assert review.status_code == 200 and "Publish these rules?" in review.text  # the diff first, nothing changed
+    assert "- " in review.text and runtime.rulebook.path.read_text(encoding="utf-8") == original
+    data = {"text": draft, "note": "test", "csrf_token": csrf, "confirm": "yes"}
+    response = client.post("/admin/rules/publish", data=data)
     assert response.status_code == 200 and "published and active" in response.text
     assert next(r for r in runtime.rulebook.active.rules if r.name == "fraude").target == "klachten"
     versions = runtime.store.list_rule_versions()

@@ -3,7 +3,11 @@
   const body = document.querySelector("#live-calls tbody");
   const status = document.getElementById("live-status");
   const fmt = (v) => (v === null || v === undefined) ? "" : Number(v).toFixed(2);
-  function cell(row, text, cls) { const td = row.insertCell(); td.textContent = text; if (cls) td.className = cls; return td; }
+  const labels = Array.from(document.querySelectorAll("#live-calls thead th"), (th) => th.textContent);
+  function cell(row, text, cls) {
+    const td = row.insertCell(); td.textContent = text; if (cls) td.className = cls;
+    td.dataset.label = labels[td.cellIndex] || ""; return td;
+  }
   function draw(calls) {
     body.replaceChildren();
     document.getElementById("live-count").textContent = calls.length;
@@ -11,7 +15,7 @@
     for (const c of calls) {
       const r = body.insertRow(); r.dataset.call = c.call_sid;
       const a = document.createElement("a"); a.href = "/admin/calls/" + encodeURIComponent(c.call_sid); a.textContent = c.call_sid.slice(0, 12) + "…";
-      r.insertCell().appendChild(a);
+      const first = r.insertCell(); first.dataset.label = labels[0]; first.appendChild(a);
       cell(r, c.caller); cell(r, c.language); cell(r, c.started);
       cell(r, c.step); cell(r, c.intent); cell(r, fmt(c.recognition), "num"); cell(r, fmt(c.distress), "num");
     }
