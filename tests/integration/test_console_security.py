@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,6 +109,7 @@ def test_a_stored_javascript_url_is_never_rendered_as_a_link(app_client: TestCli
     )
     store.add_transfer(transfer)
     store.add_callback("T-js", CallbackRequest(kind="voicemail", recording_url="javascript:alert(document.cookie)"))
+    store.call_ended("CA-js", "completed", datetime.now(UTC))  # not a live call for the other tests
     log_in(client, *SUPERVISOR)
     page = client.get("/admin/calls/CA-js")
     assert page.status_code == 200 and "javascript:" not in page.text
