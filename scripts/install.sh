@@ -25,6 +25,9 @@ if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
   exit 1
 fi
 
+# pip's note for every configured package index folder that a machine lacks is noise here; real errors pass.
+quiet_pip() { grep -v -e "is ignored: it is neither a file nor a directory" -e "^DEPRECATION:" || true; }
+
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 apt_updated=0
@@ -71,6 +74,7 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   echo "install: creating $VENV from $PYTHON ($want)"
   "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip 2> >(quiet_pip >&2)
 fi
 
 extras=""
@@ -85,5 +89,6 @@ fi
 constraints=()
 [ -f "$lock" ] && constraints=(-c "$lock")
 echo "install: pip install -e .${extras} into $VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-input "${constraints[@]}" -e ".${extras}"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-input "${constraints[@]}" -e ".${extras}" \
+  2> >(quiet_pip >&2)
 echo "$inputs $mode" >"$stamp"
