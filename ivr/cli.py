@@ -140,6 +140,48 @@ def simulate(
 
 
 @app.command()
+def phone(
+    url: Annotated[str | None, typer.Option(help="A running Warmline; omit to start one in this process.")] = None,
+    lang: Annotated[str, typer.Option(help="Language of the call: nl or en.")] = "nl",
+    input_device: Annotated[str | None, typer.Option(help="Microphone (number or name; see --list-devices).")] = None,
+    output_device: Annotated[str | None, typer.Option(help="Speaker or headset (number or name).")] = None,
+    list_devices: Annotated[bool, typer.Option("--list-devices", help="List the audio devices and stop.")] = False,
+    text: Annotated[bool, typer.Option("--text", help="Type what you would say instead of speaking.")] = False,
+    headset: Annotated[
+        bool,
+        typer.Option(
+            "--headset",
+            help="Full duplex. Without it (speakers), the microphone is muted while Warmline speaks unless you "
+            "speak up clearly louder than the speaker's echo, so a prompt cannot interrupt itself.",
+        ),
+    ] = False,
+    record: Annotated[
+        Path | None, typer.Option(help="Write the call as a stereo WAV (left you, right Warmline).")
+    ] = None,
+) -> None:
+    """Call Warmline from your microphone and speaker, over the real Twilio protocol: hear exactly what callers hear.
+
+    Digits typed in the terminal are the keypad; q or Ctrl+C hangs up. Echo: see --headset.
+    """
+    from ivr.phone.audio import list_devices as devices
+    from ivr.phone.run import open_device, run_phone
+
+    if list_devices:
+        console.print(devices())
+        return
+    if lang not in ("nl", "en"):
+        raise typer.BadParameter("--lang must be nl or en")
+    settings = Settings(language=lang)  # type: ignore[arg-type]
+    device = open_device(text, input_device, output_device)
+    try:
+        asyncio.run(
+            run_phone(settings, url=url, text=text, headset=headset, device=device, console=console, record=record)
+        )
+    except KeyboardInterrupt:
+        err.print("hung up")
+
+
+@app.command()
 def demo(
     speed: Annotated[float, typer.Option(help="Pace the line N× real time.")] = 1.0,
     out: Annotated[Path, typer.Option(help="Where to write the stereo recording.")] = Path("data/demo-call.wav"),

@@ -147,9 +147,16 @@ class TwilioSimulator:
         self.timeout_s = timeout_s
 
     # ── HTTP ────────────────────────────────────────────────────────────────────────────────────────────
-    async def _post(self, client: httpx.AsyncClient, url: str, params: dict[str, str]) -> httpx.Response:
+    async def post_signed(self, client: httpx.AsyncClient, url: str, params: dict[str, str]) -> httpx.Response:
+        """POST a webhook as Twilio does: form parameters, signed with the auth token."""
         headers = {"X-Twilio-Signature": self._signer.sign(url, params)}
         return await client.post(url, data=params, headers=headers)
+
+    _post = post_signed
+
+    def call_params(self, call_sid: str, status: str) -> dict[str, str]:
+        """The parameters Twilio sends with every voice webhook."""
+        return self._params(call_sid, status)
 
     def _params(self, call_sid: str, status: str) -> dict[str, str]:
         return {
@@ -171,7 +178,7 @@ class TwilioSimulator:
         async with httpx.AsyncClient(timeout=30.0) as client:
             response = await self._post(client, f"{self.base_url}/twilio/voice", self._params(call_sid, "ringing"))
         response.raise_for_status()
-        _, stream_url, parameters = _parse_connect(response.text)
+        _, stream_url, parameters = parse_connect(response.text)
         return stream_url, parameters
 
     async def call_log(self, call_sid: str, client: httpx.AsyncClient | None = None) -> CallRecord | None:
@@ -184,6 +191,12 @@ class TwilioSimulator:
         else:
             response = await client.get(url, headers=headers)
         return CallRecord.model_validate(response.json()) if response.status_code == 200 else None
+
+    async def call_transfer(self, call_sid: str, client: httpx.AsyncClient) -> TransferRecord | None:
+        """The call's transfer briefing (the summary the colleague hears), or None if it was not transferred."""
+        url = f"{self.base_url}/twilio/calls/{call_sid}/transfer"
+        response = await client.get(url, headers={"X-Twilio-Signature": self._signer.sign(url, {})})
+        return TransferRecord.model_validate(response.json()) if response.status_code == 200 else None
 
     def handshake_headers(self, stream_url: str) -> dict[str, str]:
         """The signed headers Twilio sends when it opens the media WebSocket."""
@@ -216,7 +229,7 @@ class TwilioSimulator:
             if response.status_code != 200:
                 raise SimulationError(f"/twilio/voice answered {response.status_code}: {response.text[:200]}")
             result.voice_twiml = response.text
-            action, stream_url, parameters = _parse_connect(response.text)
+            action, stream_url, parameters = parse_connect(response.text)
             await asyncio.wait_for(
                 self._stream(result, stream_url, parameters, turns, inject_before_turns or []), self.timeout_s
             )
@@ -226,11 +239,7 @@ class TwilioSimulator:
                 await self._follow_transfer(client, result, agent, offer_reply)
             await self._post(client, f"{self.base_url}/twilio/status", self._params(call_sid, "completed"))
             result.record = await self.call_log(call_sid, client)
-            transfer_url = f"{self.base_url}/twilio/calls/{call_sid}/transfer"
-            signature = self._signer.sign(transfer_url, {})
-            response = await client.get(transfer_url, headers={"X-Twilio-Signature": signature})
-            if response.status_code == 200:
-                result.transfer = TransferRecord.model_validate(response.json())
+            result.transfer = await self.call_transfer(call_sid, client)
         return result
 
     async def _follow_transfer(
@@ -466,7 +475,7 @@ class TwilioSimulator:
         result.close_code = ws.close_code
 
 
-def _parse_connect(twiml: str) -> tuple[str, str, dict[str, str]]:
+def parse_connect(twiml: str) -> tuple[str, str, dict[str, str]]:
     """Pull the stream URL, its parameters and the Connect action out of the voice webhook's TwiML."""
     try:
         root = ET.fromstring(twiml)
