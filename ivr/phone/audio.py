@@ -21,7 +21,8 @@ import numpy as np
 from ivr.audio.codec import Pcm
 from ivr.errors import IvrError
 
-OnInput = Callable[[Pcm], None]
+#: a microphone block, the speaker's level when it was captured (the echo it may hold), and when (monotonic)
+OnInput = Callable[[Pcm, float, float], None]
 BLOCK_MS = 20
 
 
@@ -122,12 +123,14 @@ def _device_rate(sd: Any, device: int | str | None, kind: str) -> int:
 class SoundDevice:
     """A real microphone and speaker through PortAudio, each at its own native rate (resampling is the caller's)."""
 
-    def __init__(self, input_device: int | str | None = None, output_device: int | str | None = None) -> None:
+    def __init__(
+        self, input_device: int | str | None = None, output_device: int | str | None = None, need_input: bool = True
+    ) -> None:
         self._sd = _sounddevice()
         self._input_device = input_device
         self._output_device = output_device
+        self.input_rate = _device_rate(self._sd, input_device, "input") if need_input else 0
         self.rate = _device_rate(self._sd, output_device, "output")
-        self.input_rate = _device_rate(self._sd, input_device, "input")
         self._playout = _Playout()
         self._streams: list[Any] = []
 
@@ -139,7 +142,7 @@ class SoundDevice:
 
         def record(indata: Any, _frames: int, _time: Any, _status: Any) -> None:
             if on_input is not None:
-                on_input(indata[:, 0].copy())
+                on_input(indata[:, 0].copy(), self._playout.level, time.monotonic())
 
         try:
             block = self.rate * BLOCK_MS // 1000
@@ -258,7 +261,7 @@ class MemoryDevice:
                 frame = np.clip(frame.astype(np.int32) + (out * self._echo).astype(np.int32), -32768, 32767)
             position += tick
             if on_input is not None:
-                on_input(frame.astype(np.int16))
+                on_input(frame.astype(np.int16), self._playout.level, time.monotonic())
             time.sleep(max(0.0, self._started + position / self.rate - time.monotonic()))
 
     def write(self, pcm: Pcm) -> None:

@@ -84,12 +84,12 @@ class PhoneCall:
         result.voice_twiml = response.text
         action, stream_url, parameters = parse_connect(response.text)
         loop = asyncio.get_running_loop()
-        mic: asyncio.Queue[Pcm] = asyncio.Queue(maxsize=MAX_MIC_BACKLOG)
+        mic: asyncio.Queue[tuple[Pcm, float, float]] = asyncio.Queue(maxsize=MAX_MIC_BACKLOG)
 
-        def heard(block: Pcm) -> None:  # on the device's thread
+        def heard(block: Pcm, echo_level: float, captured: float) -> None:  # on the device's thread
             def put() -> None:
                 if not mic.full():
-                    mic.put_nowait(block)
+                    mic.put_nowait((block, echo_level, captured))
 
             loop.call_soon_threadsafe(put)
 
@@ -179,19 +179,22 @@ class PhoneCall:
             result.marks.append(name)
             await send({"event": "mark", "mark": {"name": name}})
 
-    async def _microphone(self, mic: asyncio.Queue[Pcm], send: Send, result: SimulatedCall) -> None:
-        """Microphone blocks → 8 kHz → 20 ms μ-law frames, through the echo gate."""
+    async def _microphone(
+        self, mic: asyncio.Queue[tuple[Pcm, float, float]], send: Send, result: SimulatedCall
+    ) -> None:
+        """Microphone blocks, through the echo gate (judged with the speaker level at capture), → 8 kHz → 20 ms μ-law
+        frames."""
         down = soxr.ResampleStream(self.device.input_rate, TELEPHONE_RATE, 1, dtype="int16")
         gate = EchoGate(headset=self.headset)
         pending = np.zeros(0, dtype=np.int16)
         while True:
-            block = await mic.get()
+            block, echo_level, captured = await mic.get()
             self.state.mic_level = float(np.sqrt(np.mean(block.astype(np.float64) ** 2))) if block.size else 0.0
+            if not gate.passes(block, echo_level, captured):
+                block = np.zeros_like(block)
             pending = np.concatenate([pending, down.resample_chunk(block)])
             while len(pending) >= FRAME:
                 frame, pending = pending[:FRAME], pending[FRAME:]
-                if not gate.passes(frame, self.device.output_level, time.monotonic()):
-                    frame = np.zeros(FRAME, dtype=np.int16)
                 await self._send_audio(frame, send, result)
 
     async def _say(self, speak: asyncio.Queue[Pcm], send: Send, result: SimulatedCall) -> None:

@@ -9,7 +9,8 @@ interrupt itself. ``--headset`` turns the gate off: full duplex, every frame goe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,12 +22,15 @@ SPEAKING_RMS = 1600.0
 OVER_ECHO_DB = 6.0
 #: keep gating this long after playback stops (the room still rings, buffers still drain)
 TAIL_S = 0.25
+#: the microphone hears the speaker with a delay (buffers, resampling): compare with the loudest output this recent
+ECHO_WINDOW_S = 0.3
 
 
 @dataclass
 class EchoGate:
     headset: bool = False
     _last_playing: float = -math.inf
+    _recent: deque[tuple[float, float]] = field(default_factory=deque)
 
     def passes(self, frame: Pcm, output_level: float, now: float) -> bool:
         """Whether this microphone frame may go out on the line."""
@@ -34,8 +38,11 @@ class EchoGate:
             return True
         if output_level > 0:
             self._last_playing = now
+            self._recent.append((now, output_level))
+        while self._recent and self._recent[0][0] < now - ECHO_WINDOW_S:
+            self._recent.popleft()
         if now - self._last_playing > TAIL_S:
             return True  # nothing played recently: no echo to fear
         level = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) if frame.size else 0.0
-        echo = max(output_level, 1.0)
+        echo = max([1.0, *(played for _, played in self._recent)])
         return level >= SPEAKING_RMS and 20 * math.log10(max(level, 1.0) / echo) >= OVER_ECHO_DB

@@ -21,7 +21,7 @@ from rich.live import Live
 
 from ivr.audio.codec import Pcm
 from ivr.config import Settings
-from ivr.phone.audio import AudioDevice, MemoryDevice, SoundDevice
+from ivr.phone.audio import AudioDevice, AudioDeviceError, MemoryDevice, SoundDevice
 from ivr.phone.call import PhoneCall, PhoneState
 from ivr.phone.screen import PlainLog, render, transfer_lines
 from ivr.simulator.local import local_server
@@ -111,9 +111,10 @@ def open_device(text: bool, input_device: str | None, output_device: str | None)
     if not text:
         return SoundDevice(pick(input_device), pick(output_device))
     try:
-        return SoundDevice(None, pick(output_device))
-    except Exception:
-        return MemoryDevice(keep=False)
+        device = SoundDevice(None, pick(output_device), need_input=False)
+    except AudioDeviceError:
+        return MemoryDevice(keep=False)  # no speaker either: the conversation is on screen
+    return device
 
 
 async def run_phone(
