@@ -71,10 +71,13 @@ async def test_a_phone_call_hears_the_greeting_is_answered_and_0_reaches_a_perso
     assert caller, "the spoken sentence reached the recogniser"
     answered = [e for e in result.record.events if e.kind == "prompt" and e.at > caller[0].at]
     assert answered, "Warmline answered it"
-    spoken_end = 7.0 + len(sentence) / RATE
+    voiced = np.flatnonzero(np.abs(sentence) > 500)
+    spoken_end = 7.0 + (voiced[-1] + 1) / RATE  # the last audible sample, not the WAV's trailing silence
     first = _first_sound_after(device, spoken_end)
     assert first is not None
-    print(f"mouth-to-ear (end of the caller's speech → first answer sample out): {(first - spoken_end) * 1000:.0f} ms")
+    endpoint = vosk_server.settings.endpoint_silence_ms
+    print(f"mouth-to-ear (last audible sample said → first answer sample played): {(first - spoken_end) * 1000:.0f} ms")
+    print(f"  (includes the server's {endpoint} ms end-of-turn silence and the device's 10 ms blocks)")
     assert result.dial_target() is not None, "keypad 0 ends with a person"
     assert phone.state.ended.startswith("transferred to")
     health = await _idle(vosk_server)
