@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -347,24 +347,23 @@ def _store() -> Iterator[Store]:
         raise _fail(exc) from exc
 
 
-_PASSWORD_HELP = "At least 8 characters; asked for when not given (or set IVR_USER_PASSWORD)."
+def _password(prompt: str | bool) -> Any:
+    """The password option: asked for twice, hidden, when not given (or set IVR_USER_PASSWORD)."""
+    return typer.Option(
+        prompt=prompt,
+        hide_input=True,
+        confirmation_prompt=True,
+        envvar="IVR_USER_PASSWORD",
+        show_default=False,
+        help="At least 8 characters; asked for when not given (or set IVR_USER_PASSWORD).",
+    )
 
 
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument(help="Login name.")],
     role: Annotated[str, typer.Option(help="supervisor (may change rules) or viewer (may look).")] = "viewer",
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="IVR_USER_PASSWORD",
-            show_default=False,
-            help=_PASSWORD_HELP,
-        ),
-    ] = "",
+    password: Annotated[str, _password(True)] = "",
 ) -> None:
     """Create a console user; the password is stored as an argon2 hash."""
     with _store() as store:
@@ -376,17 +375,7 @@ def users_add(
 @users_app.command("password")
 def users_password(
     username: Annotated[str, typer.Argument(help="Login name.")],
-    password: Annotated[
-        str,
-        typer.Option(
-            prompt="New password",
-            hide_input=True,
-            confirmation_prompt=True,
-            envvar="IVR_USER_PASSWORD",
-            show_default=False,
-            help=_PASSWORD_HELP,
-        ),
-    ] = "",
+    password: Annotated[str, _password("New password")] = "",
 ) -> None:
     """Reset a console user's password."""
     with _store() as store:

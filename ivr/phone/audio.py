@@ -120,18 +120,43 @@ def _device_rate(sd: Any, device: int | str | None, kind: str) -> int:
     return int(info["default_samplerate"])
 
 
-class SoundDevice:
+class _PlayoutDevice:
+    """What both devices share: the output queue, and what it tells about playback."""
+
+    def __init__(self) -> None:
+        self._playout = _Playout()
+
+    def write(self, pcm: Pcm) -> None:
+        self._playout.write(pcm)
+
+    def clear(self) -> None:
+        self._playout.clear()
+
+    @property
+    def played_samples(self) -> int:
+        return self._playout.played
+
+    @property
+    def queued_samples(self) -> int:
+        return self._playout.queued
+
+    @property
+    def output_level(self) -> float:
+        return self._playout.level
+
+
+class SoundDevice(_PlayoutDevice):
     """A real microphone and speaker through PortAudio, each at its own native rate (resampling is the caller's)."""
 
     def __init__(
         self, input_device: int | str | None = None, output_device: int | str | None = None, need_input: bool = True
     ) -> None:
+        super().__init__()
         self._sd = _sounddevice()
         self._input_device = input_device
         self._output_device = output_device
         self.input_rate = _device_rate(self._sd, input_device, "input") if need_input else 0
         self.rate = _device_rate(self._sd, output_device, "output")
-        self._playout = _Playout()
         self._streams: list[Any] = []
 
     def start(self, on_input: OnInput | None) -> None:
@@ -172,24 +197,6 @@ class SoundDevice:
             self.close()
             raise AudioDeviceError(f"the audio device cannot be opened ({exc}): is it busy? Or use --text") from exc
 
-    def write(self, pcm: Pcm) -> None:
-        self._playout.write(pcm)
-
-    def clear(self) -> None:
-        self._playout.clear()
-
-    @property
-    def played_samples(self) -> int:
-        return self._playout.played
-
-    @property
-    def queued_samples(self) -> int:
-        return self._playout.queued
-
-    @property
-    def output_level(self) -> float:
-        return self._playout.level
-
     def close(self) -> None:
         for stream in self._streams:
             with contextlib.suppress(Exception):
@@ -207,7 +214,7 @@ class Utterance:
     pcm: Pcm
 
 
-class MemoryDevice:
+class MemoryDevice(_PlayoutDevice):
     """A device double: plays into memory at real time (a 10 ms clock) and says scripted audio into the microphone.
 
     ``echo`` feeds that share of what is playing back into the microphone, like speakers next to a mic. Everything
@@ -218,12 +225,12 @@ class MemoryDevice:
     def __init__(
         self, rate: int = 16_000, script: list[Utterance] | None = None, echo: float = 0.0, keep: bool = True
     ) -> None:
+        super().__init__()
         self._keep = keep
         self.rate = rate
         self.input_rate = rate
         self._script = sorted(script or [], key=lambda u: u.at_s)
         self._echo = echo
-        self._playout = _Playout()
         self.played: list[tuple[float, Pcm]] = []  # (device time, samples) per 10 ms tick
         self.cleared_at: list[float] = []
         self._thread: threading.Thread | None = None
@@ -264,24 +271,9 @@ class MemoryDevice:
                 on_input(frame.astype(np.int16), self._playout.level, time.monotonic())
             time.sleep(max(0.0, self._started + position / self.rate - time.monotonic()))
 
-    def write(self, pcm: Pcm) -> None:
-        self._playout.write(pcm)
-
     def clear(self) -> None:
-        self._playout.clear()
+        super().clear()
         self.cleared_at.append(self.now())
-
-    @property
-    def played_samples(self) -> int:
-        return self._playout.played
-
-    @property
-    def queued_samples(self) -> int:
-        return self._playout.queued
-
-    @property
-    def output_level(self) -> float:
-        return self._playout.level
 
     def heard(self) -> Pcm:
         """Everything the device played, silence included, in order."""

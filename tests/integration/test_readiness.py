@@ -12,7 +12,7 @@ from ivr.simulator.scripted import ScriptedRecognizers
 from ivr.simulator.turns import PressTurn
 from ivr.simulator.twilio import TwilioSimulator
 from tests.integration.conftest import SPEED, _settings
-from tests.store.test_writer_faults import _locked
+from tests.store.conftest import locked_tables
 
 
 async def _ready(base: str) -> tuple[int, dict[str, object]]:
@@ -25,7 +25,7 @@ async def test_readyz_turns_unready_while_the_database_is_locked_and_ready_again
     settings = _settings(tmp_path, language="nl")
     with local_server(settings, recognizers=ScriptedRecognizers()) as (base, live):
         assert (await _ready(base))[0] == 200
-        with _locked(live.resolved_database_url, 14):
+        with locked_tables(live.resolved_database_url, 14):
             await TwilioSimulator(base, live.auth_token, speed=SPEED).call([PressTurn("0")])
             seen: tuple[int, dict[str, object]] = (200, {})
             for _ in range(100):

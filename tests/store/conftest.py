@@ -8,11 +8,13 @@ only ``IVR_TEST_SKIP_POSTGRES=1`` turns that into a skip (for a laptop without P
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +22,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import text
 
 from ivr.simulator.local import free_port
+from ivr.store.db import make_engine
 from ivr.store.repository import Store
 
 SKIP_ENV = "IVR_TEST_SKIP_POSTGRES"
@@ -115,3 +119,34 @@ def store(database_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+@contextlib.contextmanager
+def locked_tables(database_url: str, seconds: float | None = None) -> Iterator[threading.Event]:
+    """Another client holds the call tables (in the background) until ``seconds`` pass or the yielded event is set;
+    the database makes every writer wait (PostgreSQL) or fail with "locked" (SQLite) meanwhile."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        engine = make_engine(database_url)
+        try:
+            with engine.connect() as connection:
+                if engine.dialect.name == "sqlite":
+                    connection.exec_driver_sql("BEGIN EXCLUSIVE")
+                else:
+                    connection.execute(text("LOCK TABLE calls, turns IN EXCLUSIVE MODE"))
+                locked.set()
+                release.wait(seconds if seconds is not None else 60)
+                connection.rollback()
+        finally:
+            engine.dispose()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(10), "could not lock the tables"
+    try:
+        yield release
+    finally:
+        if seconds is None:
+            release.set()
+        holder.join()

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import statistics
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text
 
 from ivr.call.record import CallRegistry
-from ivr.store.db import make_engine
 from ivr.store.repository import Store
 from ivr.store.writer import StoreWriter
+from tests.store.conftest import locked_tables
 
 TURNS = 50
 
@@ -25,29 +23,9 @@ def writer(store: Store) -> Iterator[StoreWriter]:
     running.close()
 
 
-def _hold_write_lock(database_url: str, locked: threading.Event, release: threading.Event) -> None:
-    """Another client holding the tables: the database makes every writer wait until it lets go."""
-    engine = make_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            if engine.dialect.name == "sqlite":
-                connection.exec_driver_sql("BEGIN EXCLUSIVE")
-            else:
-                connection.execute(text("LOCK TABLE calls, turns IN EXCLUSIVE MODE"))
-            locked.set()
-            release.wait(10)
-            connection.rollback()
-    finally:
-        engine.dispose()
-
-
 def test_a_blocked_database_does_not_slow_the_call(store: Store, writer: StoreWriter, database_url: str) -> None:
-    locked, release = threading.Event(), threading.Event()
-    holder = threading.Thread(target=_hold_write_lock, args=(database_url, locked, release))
-    holder.start()
-    assert locked.wait(10)
     registry = CallRegistry(sink=writer)
-    try:
+    with locked_tables(database_url):
         durations: list[float] = []
         registry.open("CA1", "nl", caller="+31612345678")
         for i in range(TURNS):
@@ -56,9 +34,6 @@ def test_a_blocked_database_does_not_slow_the_call(store: Store, writer: StoreWr
             durations.append(time.perf_counter() - started)
         time.sleep(0.3)
         assert store.get_call("CA1") is None or len(store.get_call("CA1").turns) == 0  # type: ignore[union-attr]
-    finally:
-        release.set()
-        holder.join()
     assert writer.flush(30)
     call = store.get_call("CA1")
     assert call is not None and [t.seq for t in call.turns] == list(range(1, TURNS + 1))

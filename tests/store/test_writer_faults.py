@@ -10,19 +10,18 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from ivr.call.record import CallRegistry
-from ivr.store.db import make_engine
 from ivr.store.models import Call, Turn
 from ivr.store.repository import Store
 from ivr.store.writer import StoreWriter
+from tests.store.conftest import locked_tables
 
 CALLS, TURNS = 4, 6
 
@@ -51,40 +50,12 @@ def _assert_written_once(store: Store, prefix: str) -> None:
     assert total == CALLS * TURNS
 
 
-@contextlib.contextmanager
-def _locked(database_url: str, seconds: float) -> Iterator[None]:
-    """Another client holds the tables for ``seconds`` (in the background)."""
-    locked = threading.Event()
-
-    def hold() -> None:
-        engine = make_engine(database_url)
-        try:
-            with engine.connect() as connection:
-                if engine.dialect.name == "sqlite":
-                    connection.exec_driver_sql("BEGIN EXCLUSIVE")
-                else:
-                    connection.execute(text("LOCK TABLE calls, turns IN EXCLUSIVE MODE"))
-                locked.set()
-                time.sleep(seconds)
-                connection.rollback()
-        finally:
-            engine.dispose()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert locked.wait(10)
-    try:
-        yield
-    finally:
-        holder.join()
-
-
 @pytest.mark.slow
 def test_a_database_locked_for_a_minute_loses_nothing(store: Store, database_url: str, tmp_path: Path) -> None:
     writer = StoreWriter(store, journal_path=tmp_path / "journal.jsonl", backoff_max_s=2.0).start()
     registry = CallRegistry(sink=writer)
     try:
-        with _locked(database_url, 60):
+        with locked_tables(database_url, 60):
             started = time.perf_counter()
             _calls(registry, "CA-lock-")
             assert time.perf_counter() - started < 0.5, "the calls never waited for the database"
@@ -104,7 +75,7 @@ def test_changes_beyond_memory_wait_in_the_journal_and_survive_a_restart(
     journal = tmp_path / "journal.jsonl"
     writer = StoreWriter(store, journal_path=journal, max_memory=5, backoff_max_s=0.5).start()
     registry = CallRegistry(sink=writer)
-    with _locked(database_url, 3):
+    with locked_tables(database_url, 3):
         _calls(registry, "CA-spill-")
         assert writer.stats.journalled > 0 and journal.exists()
         writer.close(timeout_s=0.5)  # shut down while the database is still away
