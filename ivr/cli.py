@@ -27,6 +27,8 @@ models_app = typer.Typer(help="Vosk speech models.", no_args_is_help=True)
 rules_app = typer.Typer(help="Supervisors' transfer rules.", no_args_is_help=True)
 prompts_app = typer.Typer(help="Spoken prompts.", no_args_is_help=True)
 users_app = typer.Typer(help="Supervisor console users.", no_args_is_help=True)
+db_app = typer.Typer(help="The call store (IVR_DATABASE_URL).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(models_app, name="models")
 app.add_typer(prompts_app, name="prompts")
@@ -357,6 +359,22 @@ def _password(prompt: str | bool) -> Any:
         show_default=False,
         help="At least 8 characters; asked for when not given (or set IVR_USER_PASSWORD).",
     )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the store's schema up to date (servers also do this at start-up; deploy pipelines may run it first)."""
+    from sqlalchemy.engine import make_url
+
+    from ivr.store.db import make_engine, upgrade
+
+    settings = Settings()
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    console.print(f"schema up to date: {make_url(settings.resolved_database_url).render_as_string(hide_password=True)}")
 
 
 @users_app.command("add")

@@ -11,13 +11,17 @@ The schema is Alembic's: :func:`upgrade` runs ``upgrade head`` from the migratio
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 from ivr.errors import IvrError
@@ -72,11 +76,38 @@ def alembic_config() -> Config:
     return config
 
 
+#: PostgreSQL advisory lock key held while migrating: several instances starting at once against one fresh database
+#: take turns instead of racing to create the same tables (one would fail with UniqueViolation)
+MIGRATION_LOCK = 0x5741524D  # "WARM"
+
+
+_MIGRATING = threading.Lock()  # Alembic loads its migration scripts through module-global state
+
+
+@contextlib.contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """SQLite has no advisory locks: processes sharing a database file take turns through a lock file beside it."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (Alembic ``upgrade``) over a connection of ``engine``."""
+    """Bring the schema to ``revision`` (Alembic ``upgrade``) over a connection of ``engine``. On PostgreSQL the
+    migration runs under a transaction-scoped advisory lock, so concurrent starts migrate one after the other (the
+    later ones find the schema at head and do nothing)."""
     config = alembic_config()
     try:
-        with engine.begin() as connection:
+        with _MIGRATING, _sqlite_file_lock(engine), engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except IvrError:
