@@ -187,6 +187,7 @@ async def _warm_up(runtime: Runtime) -> None:
         seconds = await warm_up_recognizers(engine, runtime.synth, text, language, warm)
     except Exception:
         log.exception("warming the recognisers failed; the first calls will decode more slowly")
+        runtime.startup_seconds["recognizer_warm_up"] = -1.0  # ready all the same: slower beats refusing calls
         return
     runtime.startup_seconds["recognizer_warm_up"] = round(seconds, 3)
 
@@ -211,6 +212,8 @@ READY_MAX_WRITE_DELAY_S = 5.0
 def readiness_problems(runtime: Runtime) -> list[str]:
     """Why this instance should not take new calls now (empty: it should)."""
     problems = []
+    if "recognizer_warm_up" not in runtime.startup_seconds:
+        problems.append("warming up: prompts and recognisers are being prepared (the first caller would wait)")
     waited = runtime.writer.oldest_unwritten_s()
     if waited > READY_MAX_WRITE_DELAY_S:
         problems.append(

@@ -21,9 +21,25 @@ async def _ready(base: str) -> tuple[int, dict[str, object]]:
     return response.status_code, response.json()
 
 
+async def test_readyz_is_unready_until_the_server_is_warmed_up(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, language="nl")
+    with local_server(settings, recognizers=ScriptedRecognizers()) as (base, _):
+        status, body = await _ready(base)
+        assert status == 503 and "warming up" in str(body["problems"]), body
+        for _ in range(200):
+            if (await _ready(base))[0] == 200:
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError("never became ready")
+
+
 async def test_readyz_turns_unready_while_the_database_is_locked_and_ready_again_after(tmp_path: Path) -> None:
     settings = _settings(tmp_path, language="nl")
     with local_server(settings, recognizers=ScriptedRecognizers()) as (base, live):
+        for _ in range(200):  # ready once the prompts are rendered (nothing to warm with scripted recognisers)
+            if (await _ready(base))[0] == 200:
+                break
+            await asyncio.sleep(0.1)
         assert (await _ready(base))[0] == 200
         with locked_tables(live.resolved_database_url, 14):
             await TwilioSimulator(base, live.auth_token, speed=SPEED).call([PressTurn("0")])
