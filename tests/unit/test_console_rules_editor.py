@@ -8,7 +8,7 @@ from ivr.admin.rules_editor import annotate, check_draft, diff, normalise_newlin
 from ivr.config import REPO_ROOT
 
 RULES = (REPO_ROOT / "rules.yaml").read_text(encoding="utf-8")
-INTENTS = {"fraud", "bereavement", "complaint", "cancel_subscription", "payment_failed", "refund", "balance"}
+INTENTS = {"fraud", "bereavement", "complaint", "cancel_subscription", "payment_failed", "refund", "balance", "unknown"}
 
 
 def _line_of(text: str, needle: str) -> int:

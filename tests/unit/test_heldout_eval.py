@@ -74,3 +74,16 @@ def test_eval_targets_hold(reports: dict[str, EvalReport], name: str) -> None:
     assert report.share("transfer decision accuracy (all)") >= transfer, misses
     assert report.share("distress recall ≥ 0.6 (all)") >= recall, misses
     assert report.share("distress false alarms on calm (all)") <= false_alarms, misses
+
+
+def test_a_caller_who_needs_help_but_names_no_topic_goes_to_a_person_by_a_visible_rule() -> None:
+    from ivr.rules.evaluate import evaluate
+    from ivr.rules.loader import load_rules
+    from ivr.signals.distress import Distress
+    from tests.unit.test_rules import turn
+
+    rules = load_rules(REPO_ROOT / "rules.yaml")
+    tense = evaluate(rules, turn(intent="unknown", distress=Distress(0.55)))
+    assert tense is not None and tense.rule == "hulp-zonder-onderwerp"
+    calm = evaluate(rules, turn(intent="unknown", distress=Distress(0.2)))
+    assert calm is None, "a calm caller without a topic is asked what they need, not transferred"
