@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -109,3 +109,27 @@ def test_a_caller_who_hangs_up_during_the_greeting_is_abandoned_not_handled_with
     assert (board.finished, board.abandoned, board.without_person, board.answered) == (4, 1, 2, 3)
     assert board.share_without_person == pytest.approx(2 / 3)
     assert board.share_abandoned == pytest.approx(1 / 4)
+
+
+def test_the_calls_list_filters_by_outcome_intent_rule_and_date_and_pages(store: Store) -> None:
+    now = datetime.now(UTC)
+    for n in range(60):
+        sid = f"CA-page-{n:02d}"
+        store.call_started(CallRecord(call_sid=sid, language="nl", started=now.timestamp() - 600 + n))
+        store.add_turn(sid, 1, CallEvent(at=1.0, kind="caller", text="x", intent="fraud" if n % 2 else "refund"))
+        if n % 3 == 0:
+            store.set_outcome(sid, Outcome(kind="transfer", rule="fraude", target_name="fraudeteam"))
+        store.call_ended(sid, "completed", datetime.fromtimestamp(now.timestamp() - 600 + n + 75, UTC))
+    first = queries.call_page(store.engine, queries.CallFilter(), 1, 50)
+    assert (first.total, len(first.rows), first.pages) == (60, 50, 2)
+    assert first.rows[0].duration == "1:15"
+    second = queries.call_page(store.engine, queries.CallFilter(), 2, 50)
+    assert len(second.rows) == 10 and not {r.call_sid for r in first.rows} & {r.call_sid for r in second.rows}
+    transferred = queries.call_page(store.engine, queries.CallFilter(disposition="transferred"), 1, 100)
+    assert transferred.total == 20 and all(r.disposition == "transferred" for r in transferred.rows)
+    abandoned = queries.call_page(store.engine, queries.CallFilter(disposition="abandoned"), 1, 100)
+    assert abandoned.total == 40 and all(r.disposition_label == "abandoned" for r in abandoned.rows)
+    assert queries.call_page(store.engine, queries.CallFilter(intent="fraud"), 1, 100).total == 30
+    assert queries.call_page(store.engine, queries.CallFilter(rule="fraude"), 1, 100).total == 20
+    tomorrow = (now + timedelta(days=1)).date()
+    assert queries.call_page(store.engine, queries.CallFilter(day_from=tomorrow), 1, 100).total == 0
