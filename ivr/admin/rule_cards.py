@@ -203,6 +203,10 @@ def _rule_chunks(lines: Sequence[str]) -> dict[RuleCard, list[str]]:
     """The lines of each rule as written in the ``rules:`` block, keyed by the card they read as: a card nobody
     changed keeps its author's layout, quoting and comments, so the diff before publishing shows only real edits."""
     starts = [i for i, line in enumerate(lines) if re.match(r"^\s*- ", line) and not line.startswith("    ")]
+    for n, first in enumerate(starts):  # a comment right above a rule belongs to that rule
+        while first > (starts[n - 1] + 1 if n else 0) and lines[first - 1].strip().startswith("#"):
+            first -= 1
+        starts[n] = first
     chunks: dict[RuleCard, list[str]] = {}
     for n, first in enumerate(starts):
         rows = list(lines[first : starts[n + 1] if n + 1 < len(starts) else len(lines)])

@@ -69,3 +69,13 @@ def test_cards_move_up_and_down() -> None:
     cards = cards_from_text(SHIPPED)
     assert [c.name for c in moved(cards, 1, -1)][:2] == [cards[1].name, cards[0].name]
     assert moved(cards, 0, -1) == cards
+
+
+def test_unchanged_cards_give_back_the_file_byte_for_byte_and_one_edit_is_one_changed_line() -> None:
+    cards = cards_from_text(SHIPPED)
+    assert text_with_cards(SHIPPED, cards)[0] == SHIPPED, "comments and layout kept where nothing changed"
+    fraud = next(i for i, c in enumerate(cards) if c.name == "fraude")
+    cards[fraud] = replace(cards[fraud], target="klachten")
+    edited = text_with_cards(SHIPPED, cards)[0]
+    changed = [(a, b) for a, b in zip(SHIPPED.split("\n"), edited.split("\n"), strict=True) if a != b]
+    assert changed == [("    target: fraudeteam", "    target: klachten")]
