@@ -278,24 +278,47 @@ def classify(
 
 @app.command("eval")
 def evaluate(
-    file: Annotated[Path, typer.Option(help="Labelled utterances.")] = Path("tests/data/eval/utterances.yaml"),
+    file: Annotated[
+        list[Path] | None,
+        typer.Option(help="Labelled utterances (repeat for several; default: every set in tests/data/eval)."),
+    ] = None,
     misses: Annotated[bool, typer.Option(help="Also list every miss.")] = False,
 ) -> None:
-    """Measure intent accuracy, transfer decisions and distress detection on a labelled set."""
+    """Measure intent accuracy, transfer decisions and distress detection; several sets side by side."""
     from rich.table import Table
 
+    from ivr.config import REPO_ROOT
     from ivr.evaluation import Understander, load_eval_items, run_eval
 
-    report = run_eval(Understander.load(Settings()), load_eval_items(file))
-    table = Table(title=f"Warmline evaluation — {file}")
-    for column in ("measure", "hits", "total", "share"):
-        table.add_column(column, justify="left" if column == "measure" else "right")
-    for name, hits, total in report.rows:
-        table.add_row(name, str(hits), str(total), f"{hits / total:.1%}" if total else "–")
+    files = file or sorted((REPO_ROOT / "tests" / "data" / "eval").glob("*.yaml"))
+    if not files:
+        raise _fail(IvrError("no labelled sets found: give one with --file"))
+    understander = Understander.load(Settings())
+    reports = {path: run_eval(understander, load_eval_items(path)) for path in files}
+    if len(reports) == 1:
+        path, report = next(iter(reports.items()))
+        table = Table(title=f"Warmline evaluation — {path}")
+        for column in ("measure", "hits", "total", "share"):
+            table.add_column(column, justify="left" if column == "measure" else "right")
+        for name, hits, total in report.rows:
+            table.add_row(name, str(hits), str(total), f"{hits / total:.1%}" if total else "–")
+    else:
+        table = Table(title="Warmline evaluation — share per set (--file SET for the counts)")
+        table.add_column("measure")
+        for path in reports:
+            table.add_column(path.stem, justify="right")
+        measures = list(dict.fromkeys(name for report in reports.values() for name, _, _ in report.rows))
+        for measure in measures:
+            cells = []
+            for report in reports.values():
+                row = next((r for r in report.rows if r[0] == measure), None)
+                cells.append(f"{row[1] / row[2]:.1%}" if row and row[2] else "–")
+            table.add_row(measure, *cells)
     console.print(table)
     if misses:
-        for line in report.misses:
-            console.print(f"[dim]miss[/dim] {line}")
+        for path, report in reports.items():
+            for line in report.misses:
+                console.print(f"[dim]miss {path.stem}[/dim] {line}")
 
 
 @app.callback()

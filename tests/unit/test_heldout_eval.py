@@ -87,3 +87,17 @@ def test_a_caller_who_needs_help_but_names_no_topic_goes_to_a_person_by_a_visibl
     assert tense is not None and tense.rule == "hulp-zonder-onderwerp"
     calm = evaluate(rules, turn(intent="unknown", distress=Distress(0.2)))
     assert calm is None, "a calm caller without a topic is asked what they need, not transferred"
+
+
+def test_ivr_eval_prints_several_sets_side_by_side() -> None:
+    from typer.testing import CliRunner
+
+    from ivr.cli import app
+
+    eval_dir = REPO_ROOT / "tests" / "data" / "eval"
+    args = ["eval", "--file", str(eval_dir / "heldout.yaml"), "--file", str(eval_dir / "heldout3.yaml")]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if "measure" in line)
+    assert "heldout" in header and "heldout3" in header
+    assert "intent accuracy (all)" in result.output
