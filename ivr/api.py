@@ -214,6 +214,8 @@ def readiness_problems(runtime: Runtime) -> list[str]:
     problems = []
     if "recognizer_warm_up" not in runtime.startup_seconds:
         problems.append("warming up: prompts and recognisers are being prepared (the first caller would wait)")
+    if runtime.registry.active_sessions >= runtime.settings.max_calls:
+        problems.append(f"full: {runtime.registry.active_sessions} calls, the most this server takes (IVR_MAX_CALLS)")
     waited = runtime.writer.oldest_unwritten_s()
     if waited > READY_MAX_WRITE_DELAY_S:
         problems.append(

@@ -108,6 +108,13 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=20, description="Pace outbound audio N× real time (simulations and tests only)."
     )
     decode_workers: int = Field(default=2, ge=1, le=64)
+    max_calls: int = Field(
+        default=24,
+        ge=1,
+        le=10_000,
+        description="Calls this server takes at once (what the capacity benchmark held on 2 cores); one more is "
+        "told it is busy and put straight through to a person",
+    )
     recognizers: int = Field(
         default=8,
         ge=1,

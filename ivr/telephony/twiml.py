@@ -26,13 +26,26 @@ def after_stream(outcome: Outcome | None, default_target: Target) -> str:
     response = VoiceResponse()
     if outcome is not None and outcome.kind == "hangup":
         response.hangup()
-    elif default_target.type == "phone":
-        response.dial(default_target.number)
-    elif default_target.type == "sip":
-        response.dial().sip(default_target.uri)
     else:
-        response.enqueue(workflow_sid=default_target.workflow_sid)
+        _to_person(response, default_target)
     return str(response)
+
+
+def busy_handoff(announcement_url: str, default_target: Target) -> str:
+    """A server already at its call limit: one honest sentence, then straight to a person — never a slow queue."""
+    response = VoiceResponse()
+    response.play(announcement_url)
+    _to_person(response, default_target)
+    return str(response)
+
+
+def _to_person(response: VoiceResponse, target: Target) -> None:
+    if target.type == "phone":
+        response.dial(target.number)
+    elif target.type == "sip":
+        response.dial().sip(target.uri)
+    else:
+        response.enqueue(workflow_sid=target.workflow_sid)
 
 
 def empty() -> str:

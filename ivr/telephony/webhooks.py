@@ -14,7 +14,7 @@ from ivr.deps import RuntimeDep
 from ivr.privacy import mask_phone
 from ivr.rules.schema import DEFAULT_TARGET
 from ivr.telephony import twiml
-from ivr.telephony.handover import transfer_response
+from ivr.telephony.handover import prompt_audio_url, transfer_response
 from ivr.telephony.signed import XML, TwilioParams
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,13 @@ async def incoming_call(params: TwilioParams, runtime: RuntimeDep) -> Response:
     if not call_sid:
         raise HTTPException(status_code=400, detail="CallSid missing")
     language = runtime.settings.language
+    if runtime.registry.active_sessions >= runtime.settings.max_calls:
+        log.warning(
+            "call %s: this server is full (%d calls); straight to a person", call_sid, runtime.settings.max_calls
+        )
+        default = runtime.rulebook.active.targets[DEFAULT_TARGET]
+        announcement = prompt_audio_url(runtime, language, "busy_transfer")
+        return Response(twiml.busy_handoff(announcement, default), media_type=XML)
     runtime.registry.open(call_sid, language, caller=mask_phone(params.get("From", "")))
     token = runtime.tokens.issue(call_sid)
     log.info("call %s from %s: answering with a media stream", call_sid, mask_phone(params.get("From", "")))
