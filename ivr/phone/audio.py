@@ -169,28 +169,18 @@ class SoundDevice(_PlayoutDevice):
             if on_input is not None:
                 on_input(indata[:, 0].copy(), self._playout.level, time.monotonic())
 
-        try:
-            block = self.rate * BLOCK_MS // 1000
-            output = sd.OutputStream(
-                device=self._output_device,
-                samplerate=self.rate,
-                channels=1,
-                dtype="int16",
-                blocksize=block,
-                callback=play,
+        def open_stream(kind: str, device: int | str | None, rate: int, callback: Any) -> None:
+            stream_type = sd.OutputStream if kind == "output" else sd.InputStream
+            blocksize = rate * BLOCK_MS // 1000
+            opened = stream_type(
+                device=device, samplerate=rate, channels=1, dtype="int16", blocksize=blocksize, callback=callback
             )
-            self._streams.append(output)
+            self._streams.append(opened)
+
+        try:
+            open_stream("output", self._output_device, self.rate, play)
             if on_input is not None:
-                input_block = self.input_rate * BLOCK_MS // 1000
-                source = sd.InputStream(
-                    device=self._input_device,
-                    samplerate=self.input_rate,
-                    channels=1,
-                    dtype="int16",
-                    blocksize=input_block,
-                    callback=record,
-                )
-                self._streams.append(source)
+                open_stream("input", self._input_device, self.input_rate, record)
             for stream in self._streams:
                 stream.start()
         except sd.PortAudioError as exc:

@@ -14,9 +14,8 @@ import base64
 import contextlib
 import json
 import logging
-import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -29,11 +28,11 @@ from ivr.audio.codec import TELEPHONE_RATE, Pcm, ulaw_decode, ulaw_encode
 from ivr.call.record import CallRecord
 from ivr.phone.audio import AudioDevice
 from ivr.phone.echo import EchoGate
-from ivr.simulator.twilio import SimulatedCall, SimulationError, TwilioSimulator, parse_connect
+from ivr.simulator.twilio import SimulatedCall, SimulationError, StreamSend, TwilioSimulator, parse_connect
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[dict[str, object]], Awaitable[None]]
+Send = StreamSend
 
 FRAME = 160  # 20 ms at 8 kHz
 MAX_MIC_BACKLOG = 100  # 2 s of microphone blocks waiting for the event loop, at most
@@ -93,23 +92,7 @@ class PhoneCall:
 
             loop.call_soon_threadsafe(put)
 
-        stream_sid = "MZ" + secrets.token_hex(16)
-        async with websockets.connect(stream_url, additional_headers=sim.handshake_headers(stream_url)) as ws:
-            sequence = 0
-
-            async def send(event: dict[str, object]) -> None:
-                nonlocal sequence
-                sequence += 1
-                await ws.send(json.dumps({**event, "sequenceNumber": str(sequence), "streamSid": stream_sid}))
-
-            await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-            start = {
-                "streamSid": stream_sid,
-                "callSid": call_sid,
-                "tracks": ["inbound"],
-                "customParameters": parameters,
-            }
-            await send({"event": "start", "start": start})
+        async with sim.media_stream(stream_url, call_sid, parameters) as (ws, send):
             self.device.start(heard if speak is None else None)
             tasks = [
                 asyncio.create_task(self._receive(ws, send, result)),

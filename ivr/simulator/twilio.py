@@ -15,6 +15,7 @@ import json
 import secrets
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -29,6 +30,9 @@ from ivr.call.record import CallRecord, TransferRecord
 from ivr.errors import IvrError
 from ivr.simulator.turns import CallerTurn, HangupTurn, PressTurn, SilenceTurn, SpeakTurn
 from ivr.telephony.security import SignatureChecker
+
+#: sends one frame on a media stream (numbered and named for the stream)
+StreamSend = Callable[[dict[str, object]], Awaitable[None]]
 
 SILENCE_ULAW = b"\xff" * FRAME_BYTES
 
@@ -284,20 +288,15 @@ class TwilioSimulator:
         result.callback_twiml = response.text
 
     # ── Media Streams ───────────────────────────────────────────────────────────────────────────────────
-    async def _stream(
-        self,
-        result: SimulatedCall,
-        url: str,
-        parameters: dict[str, str],
-        turns: list[CallerTurn],
-        inject: list[str | bytes],
-    ) -> None:
-        signature = self._signer.sign(url, {})
+    @contextlib.asynccontextmanager
+    async def media_stream(
+        self, url: str, call_sid: str, parameters: dict[str, str]
+    ) -> AsyncIterator[tuple[websockets.ClientConnection, StreamSend]]:
+        """Open the media WebSocket as Twilio does — the signed handshake, ``connected``, then ``start`` with the
+        call's parameters (its token) — and yield the socket with a ``send`` that numbers each frame and names the
+        stream, as every frame after ``connected`` must be."""
         stream_sid = "MZ" + secrets.token_hex(16)
-        playout = _Playout()
-        caller_audio: list[bytes] = []  # μ-law frames queued for the caller to "say"
-        started = time.monotonic()
-        async with websockets.connect(url, additional_headers={"X-Twilio-Signature": signature}) as ws:
+        async with websockets.connect(url, additional_headers=self.handshake_headers(url)) as ws:
             seq = 0
 
             async def send(event: dict[str, object]) -> None:
@@ -306,24 +305,30 @@ class TwilioSimulator:
                 await ws.send(json.dumps({**event, "sequenceNumber": str(seq), "streamSid": stream_sid}))
 
             await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-            await send(
-                {
-                    "event": "start",
-                    "start": {
-                        "accountSid": self.account_sid,
-                        "streamSid": stream_sid,
-                        "callSid": result.call_sid,
-                        "tracks": ["inbound"],
-                        "customParameters": parameters,
-                        "mediaFormat": {
-                            "encoding": "audio/x-mulaw",
-                            "sampleRate": TELEPHONE_RATE,
-                            "channels": 1,
-                        },
-                    },
-                }
-            )
+            start = {
+                "accountSid": self.account_sid,
+                "streamSid": stream_sid,
+                "callSid": call_sid,
+                "tracks": ["inbound"],
+                "customParameters": parameters,
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": TELEPHONE_RATE, "channels": 1},
+            }
+            await send({"event": "start", "start": start})
+            yield ws, send
 
+    # ── the scripted caller ──────────────────────────────────────────────────────────────────────────────────────────
+    async def _stream(
+        self,
+        result: SimulatedCall,
+        url: str,
+        parameters: dict[str, str],
+        turns: list[CallerTurn],
+        inject: list[str | bytes],
+    ) -> None:
+        playout = _Playout()
+        caller_audio: list[bytes] = []  # μ-law frames queued for the caller to "say"
+        started = time.monotonic()
+        async with self.media_stream(url, result.call_sid, parameters) as (ws, send):
             for raw in inject:
                 await ws.send(raw)
 
