@@ -142,7 +142,9 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
             store_oldest_unwritten_s=runtime.writer.oldest_unwritten_s,
             draining=lambda: 0,
         )
-        body = exposition(gauges, runtime.counters, runtime.metrics.latency_histogram)
+        body = exposition(
+            gauges, runtime.counters, runtime.metrics.latency_histogram, runtime.metrics.understanding_histogram
+        )
         return PlainTextResponse(body.decode(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/metrics.json", tags=["ops"])

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from ivr.cli_grammars import grammars_app
 from ivr.cli_store import _fail, db_app, purge, users_app
 from ivr.config import Settings
 from ivr.errors import IvrError
@@ -31,6 +32,7 @@ app.command()(purge)
 app.add_typer(models_app, name="models")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(rules_app, name="rules")
+app.add_typer(grammars_app, name="grammars")
 
 console = Console()
 err = Console(stderr=True)

@@ -108,7 +108,9 @@ def load_eval_items(path: Path) -> list[EvalItem]:
 
 
 def run_eval(understander: Understander, items: Sequence[EvalItem], now: datetime | None = None) -> EvalReport:
-    """Intent accuracy, first-turn transfer decisions, distress recall and false alarms — per language and overall."""
+    """Intent accuracy, first-turn transfer decisions, distress recall and false alarms, must-transfer recall (callers
+    who must reach a person on their first turn and do) and needless transfers (calm callers with a question the bot
+    answers, sent to a person anyway) — per language and overall."""
     # A fixed weekday afternoon: time-of-day rules must not make the score depend on when it runs.
     now = now or datetime(2026, 11, 24, 14, 0)
     counts: dict[str, list[int]] = {}
@@ -129,6 +131,10 @@ def run_eval(understander: Understander, items: Sequence[EvalItem], now: datetim
                 count(f"distress recall ≥ {DISTRESS_THRESHOLD} ({scope})", distressed)
             else:
                 count(f"distress false alarms on calm ({scope})", distressed)
+            if item.action == "transfer":
+                count(f"must-transfer recall ({scope})", result.action == "transfer")
+            elif item.action == "self_service" and not item.distressed:
+                count(f"needless transfers of calm simple questions ({scope})", result.action == "transfer")
         if result.intent != item.intent or result.action != item.action or distressed != item.distressed:
             misses.append(
                 f"[{item.lang}] {item.text!r}: intent {result.intent} (want {item.intent}), action {result.action} "

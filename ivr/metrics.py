@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from prometheus_client import Histogram
 
-from ivr.prometheus import turn_latency_histogram
+from ivr.prometheus import turn_latency_histogram, understanding_histogram
 
 
 @dataclass
@@ -26,6 +26,8 @@ class ServerMetrics:
     calls_ended: int = 0
     response_latencies_ms: deque[float] = field(default_factory=lambda: deque(maxlen=20000))
     latency_histogram: Histogram = field(default_factory=turn_latency_histogram)
+    understanding_ms: deque[float] = field(default_factory=lambda: deque(maxlen=20000))
+    understanding_histogram: Histogram = field(default_factory=understanding_histogram)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def decoded(self, busy_s: float, audio_s: float = 0.0) -> None:
@@ -39,6 +41,11 @@ class ServerMetrics:
             self.response_latencies_ms.append(latency_ms)
         self.latency_histogram.observe(latency_ms / 1000)
 
+    def understood(self, seconds: float) -> None:
+        with self._lock:
+            self.understanding_ms.append(seconds * 1000)
+        self.understanding_histogram.observe(seconds)
+
     def played(self, frames: int, late: int) -> None:
         with self._lock:
             self.frames_sent += frames
@@ -47,6 +54,7 @@ class ServerMetrics:
     def snapshot(self) -> dict[str, float | int | None]:
         with self._lock:
             latencies = np.array(self.response_latencies_ms, dtype=np.float64)
+            understanding = np.array(self.understanding_ms, dtype=np.float64)
             return {
                 "calls_started": self.calls_started,
                 "calls_ended": self.calls_ended,
@@ -62,4 +70,11 @@ class ServerMetrics:
                 "response_p50_ms": round(float(np.percentile(latencies, 50)), 1) if latencies.size else None,
                 "response_p95_ms": round(float(np.percentile(latencies, 95)), 1) if latencies.size else None,
                 "response_max_ms": round(float(latencies.max()), 1) if latencies.size else None,
+                "understanding_turns": int(understanding.size),
+                "understanding_p50_ms": _percentile(understanding, 50),
+                "understanding_p95_ms": _percentile(understanding, 95),
             }
+
+
+def _percentile(values: np.typing.NDArray[np.float64], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 2) if values.size else None

@@ -33,6 +33,19 @@ def turn_latency_histogram() -> Histogram:
     )
 
 
+#: seconds for the understanding step of a caller turn (sentence vector, dialog step, signals, rules)
+UNDERSTANDING_BUCKETS = (0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.035, 0.05, 0.1, 0.25)
+
+
+def understanding_histogram() -> Histogram:
+    return Histogram(
+        "warmline_understanding_seconds",
+        "Understanding one caller turn: its sentence vector, the dialog step, the signals and the rules.",
+        buckets=UNDERSTANDING_BUCKETS,
+        registry=None,
+    )
+
+
 @dataclass
 class CallCounters:
     """A :class:`ivr.call.record.CallSink` that counts how calls end (transfer, self-service, abandoned) and why
@@ -89,10 +102,10 @@ class Gauges:
 
 
 class WarmlineCollector(Collector):
-    def __init__(self, gauges: Gauges, counters: CallCounters, latency: Histogram) -> None:
+    def __init__(self, gauges: Gauges, counters: CallCounters, *histograms: Histogram) -> None:
         self._gauges = gauges
         self._counters = counters
-        self._latency = latency
+        self._histograms = histograms
 
     def collect(self) -> Iterator[Metric]:
         g = self._gauges
@@ -124,10 +137,11 @@ class WarmlineCollector(Collector):
         for reason, count in sorted(reasons.items()):
             transfers.add_metric([reason], count)
         yield transfers
-        yield from self._latency.collect()
+        for histogram in self._histograms:
+            yield from histogram.collect()
 
 
-def exposition(gauges: Gauges, counters: CallCounters, latency: Histogram) -> bytes:
+def exposition(gauges: Gauges, counters: CallCounters, *histograms: Histogram) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(WarmlineCollector(gauges, counters, latency))
+    registry.register(WarmlineCollector(gauges, counters, *histograms))
     return generate_latest(registry)

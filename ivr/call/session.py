@@ -41,6 +41,7 @@ from ivr.metrics import ServerMetrics
 from ivr.rules.evaluate import TransferDecision
 from ivr.rules.schema import RuleSet
 from ivr.signals.distress import DistressLexicon
+from ivr.signals.encoder import encoder_text
 from ivr.signals.voice import VoiceFeatures, voice_features
 from ivr.speech.stt import DecodePool
 from ivr.speech.types import Recognizer, RecognizerFactory, Transcript
@@ -351,7 +352,13 @@ class CallSession:
                         self._arm_no_input()
                     continue
                 self.metrics.utterances += 1
-                await self._handle(Utterance(transcript), voice=voice)
+                # The sentence vector is the slow part of understanding (10–25 ms): work it out on a decode thread,
+                # so the dialog step on the event loop finds it ready.
+                started = time.perf_counter()
+                encoder = self._ctx.flow.intents.encoder
+                if encoder is not None and transcript.text.strip():
+                    await self._deps.pool.run(encoder.one, encoder_text(transcript.text))
+                await self._handle(Utterance(transcript), voice=voice, prepared_s=time.perf_counter() - started)
             elif isinstance(item, _Seal):
                 async with self._recognizer_lock:
                     await self._deps.pool.run(self._seal, recognizer)
@@ -377,10 +384,13 @@ class CallSession:
         return transcript
 
     # ── dialog ──────────────────────────────────────────────────────────────────────────────────────────
-    async def _handle(self, event: CallerInput, voice: VoiceFeatures | None = None) -> None:
+    async def _handle(
+        self, event: CallerInput, voice: VoiceFeatures | None = None, prepared_s: float | None = None
+    ) -> None:
         async with self._lock:
             if self._closed or self.finished.is_set() or self._decision is not None:
                 return
+            started = time.perf_counter()
             turn = step(self._ctx, self._state, event)
             assessment = assess_turn(
                 self._ctx,
@@ -392,6 +402,8 @@ class CallSession:
                 voice=voice,
                 barge_ins=self.metrics.barge_ins,
             )
+            if prepared_s is not None:
+                self._deps.metrics.understood(prepared_s + time.perf_counter() - started)
             self._state = turn.state
             self._signals = assessment.signals
             actions = assessment.actions

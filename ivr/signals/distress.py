@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -30,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ivr.config import Language
 from ivr.errors import GrammarError
 from ivr.grammar_files import format_validation_error, parse_yaml, read_grammar_yaml
+from ivr.signals.encoder import CACHE_FILE, CachingEncoder, encode_with_cache, encoder_text, shared_encoder
 from ivr.signals.learned import LearnedModel, lemma, train
 from ivr.signals.training import load_training_sentences
 
@@ -51,6 +53,9 @@ VOICE_WEIGHT = 0.6
 #: recall 80 % nl / 72 % en at 8.4 % / 7.0 % false alarms, where the lexicon alone found 35 % / 21 % of those
 #: upset callers.
 LEARNED_WEIGHT = 0.8
+#: share of the sentence vector next to the words in the calm/upset model, and its inverse regularisation
+DENSE_SCALE = 1.0
+LEARNED_C = 10.0
 #: probability from which the learned model's telling words are named in the reasons
 LEARNED_REASON = 0.5
 _CALM, _UPSET = "calm", "upset"
@@ -167,6 +172,8 @@ class DistressLexicon:
     learned: LearnedModel | None = None
     #: function words (the intents' stopwords), never named as what made a caller sound upset
     function_words: frozenset[str] = frozenset()
+    #: where the learned model's sentence vectors come from (None: it reads words only)
+    encoder: CachingEncoder | None = None
 
 
 def _compile_term(written: str, weight: float) -> LexiconTerm:
@@ -219,8 +226,12 @@ def parse_distress_lexicon(text: str, source_name: str) -> DistressLexicon:
     )
 
 
-def load_distress_lexicon(grammars_dir: Path, language: Language) -> DistressLexicon:
-    """Load ``grammars/<language>/distress.yaml``."""
+def load_distress_lexicon(
+    grammars_dir: Path, language: Language, encoder: CachingEncoder | Literal["shared"] | None = "shared"
+) -> DistressLexicon:
+    """Load ``grammars/<language>/distress.yaml``, with a calm/upset model learned from ``training.yaml`` (reading
+    sentence vectors from ``encoder``: the process's shared one by default, None for words only)."""
+    encoder = shared_encoder() if encoder == "shared" else encoder
     path = grammars_dir / language / "distress.yaml"
     try:
         text = path.read_text(encoding="utf-8")
@@ -229,10 +240,8 @@ def load_distress_lexicon(grammars_dir: Path, language: Language) -> DistressLex
     lexicon = parse_distress_lexicon(text, str(path))
     if lexicon.language != language:
         raise GrammarError(f"{path}: says language {lexicon.language!r} but lives under {language!r}")
-    sentences = [
-        (tuple(_content(s.text, lexicon)), _UPSET if s.distressed else _CALM)
-        for s in load_training_sentences(grammars_dir, language)
-    ]
+    labelled = [s for s in load_training_sentences(grammars_dir, language) if _content(s.text, lexicon)]
+    sentences = [(tuple(_content(s.text, lexicon)), _UPSET if s.distressed else _CALM) for s in labelled]
     if {label for _, label in sentences} != {_CALM, _UPSET}:
         return lexicon
     intents = grammars_dir / language / "intents.yaml"
@@ -240,8 +249,13 @@ def load_distress_lexicon(grammars_dir: Path, language: Language) -> DistressLex
     function_words = frozenset(
         lemma(w, language) for s in (stopwords if isinstance(stopwords, list) else []) for w in normalise(str(s))
     )
-    learned = train(language, (_CALM, _UPSET), sentences)
-    return replace(lexicon, learned=learned, function_words=function_words)
+    if encoder is None:
+        learned = train(language, (_CALM, _UPSET), sentences)
+    else:
+        texts = [encoder_text(s.text) for s in labelled]
+        vectors, _ = encode_with_cache(encoder, texts, grammars_dir / language / CACHE_FILE)
+        learned = train(language, (_CALM, _UPSET), sentences, vectors, DENSE_SCALE, LEARNED_C)
+    return replace(lexicon, learned=learned, function_words=function_words, encoder=encoder)
 
 
 # ── word evidence ─────────────────────────────────────────────────────────────────────────────────────────
@@ -491,7 +505,8 @@ def _learned_distress(text: str, lexicon: DistressLexicon, hits: Sequence[WordHi
     words = tuple(_content(text, lexicon))
     if lexicon.learned is None or not words:
         return 0.0, ()
-    upset = float(lexicon.learned.probabilities(words)[1])
+    vector = lexicon.encoder.one(encoder_text(text)) if lexicon.learned.uses_vectors and lexicon.encoder else None
+    upset = float(lexicon.learned.probabilities(words, vector)[1])
     if hits and all(hit.negated for hit in hits):
         upset *= NEGATED_FACTOR
     score = round(LEARNED_WEIGHT * upset, 3)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -42,6 +42,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ivr.errors import GrammarError
 from ivr.grammar_files import format_validation_error, read_grammar_yaml
+from ivr.signals.calibration import Calibration, load_calibration
+from ivr.signals.encoder import (
+    CACHE_FILE,
+    CachingEncoder,
+    encode_with_cache,
+    encoder_name,
+    encoder_text,
+    shared_encoder,
+)
 from ivr.signals.learned import LearnedModel, train
 from ivr.signals.text import char_ngrams, expand_aliases, levenshtein, remove_phrases, tokenize
 from ivr.signals.training import TrainingSentence, load_training_sentences
@@ -61,6 +70,10 @@ _SIMILARITY_WEIGHT = 0.4
 #: share of the learned model in the evidence (the rest is keywords and nearest examples); chosen by 5-fold
 #: cross-validation over training.yaml (0.5–0.7 equal within a point) and the development sets
 _LEARNED_WEIGHT = 0.5
+#: how much the sentence vector counts next to the word features in the learned model, and that model's inverse
+#: regularisation; chosen by cross-validation over training.yaml
+DENSE_SCALE = 3.0
+LEARNED_C = 10.0
 _NEIGHBOUR_WEIGHTS = (0.6, 0.4)  # how the nearest and second-nearest example of an intent count
 _KEYWORD_WEIGHT = 0.6
 _KEYWORD_SCALE = 2.0  # summed keyword weight at which keyword evidence reaches 1 - 1/e
@@ -153,6 +166,11 @@ class IntentModel:
     _learned: LearnedModel = field(repr=False)
     #: the labelled sentences of ``training.yaml`` (text, intent, distressed)
     training: tuple[TrainingSentence, ...] = ()
+    #: the sentence encoder the learned model reads vectors from (None: words only)
+    encoder: CachingEncoder | None = field(default=None, repr=False)
+    #: calibrated confidence and ``unknown`` threshold (``calibration.yaml``); None: the hand-shaped curve and the
+    #: threshold in intents.yaml
+    calibration: Calibration | None = None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -232,11 +250,25 @@ class _IntentsFile(BaseModel):
         return self
 
 
-def load_intent_model(grammars_dir: Path, language: str) -> IntentModel:
+_SHARED: Literal["shared"] = "shared"
+
+
+def load_intent_model(
+    grammars_dir: Path,
+    language: str,
+    encoder: CachingEncoder | Literal["shared"] | None = _SHARED,
+    *,
+    training: Sequence[TrainingSentence] | None = None,
+    calibrated: bool = True,
+) -> IntentModel:
     """Load and validate ``grammars/<language>/intents.yaml`` and index its examples.
 
-    Raises :class:`GrammarError` naming the file and the reason when anything is wrong.
+    ``encoder`` gives the learned model sentence vectors (by default the process's shared E5 encoder; None for a
+    words-only model). ``training`` replaces the labelled sentences of training.yaml (cross-validation trains on
+    part of them); ``calibrated=False`` ignores calibration.yaml. Raises :class:`GrammarError` naming the file and
+    the reason when anything is wrong.
     """
+    encoder = shared_encoder() if encoder == _SHARED else encoder
     path = grammars_dir / language / "intents.yaml"
     data = read_grammar_yaml(path)
     try:
@@ -266,7 +298,9 @@ def load_intent_model(grammars_dir: Path, language: str) -> IntentModel:
     )
 
     labels = tuple(spec.label for spec in specs)
-    training = load_training_sentences(grammars_dir, language, labels)
+    if training is None:
+        training = load_training_sentences(grammars_dir, language, labels)
+    training = tuple(training)
     labelled = [(text, index) for index, spec in enumerate(specs) for text in spec.examples]
     taught = [(s.text, labels.index(s.intent)) for s in training]
 
@@ -274,11 +308,13 @@ def load_intent_model(grammars_dir: Path, language: str) -> IntentModel:
     owners: list[int] = []
     texts: list[str] = []
     sentences: list[tuple[tuple[str, ...], str]] = []
+    sentence_texts: list[str] = []
     domain: set[str] = {stem for spec in specs for k in spec.keywords for stem in k.stems if stem not in stopwords}
     for number, (text, index) in enumerate(labelled + taught):
         words = _content_words(_prepare(text, aliases, fillers), stopwords)
         if words:
             sentences.append((words, labels[index]))
+            sentence_texts.append(encoder_text(text))
         if specs[index].label != UNKNOWN:
             domain.update(w for w in words if w not in stopwords)
         if number >= len(labelled):
@@ -302,7 +338,11 @@ def load_intent_model(grammars_dir: Path, language: str) -> IntentModel:
     for row, grams in enumerate(documents):
         matrix[row] = _vectorise(grams, vocabulary, idf)
 
-    learned = train(language, labels, sentences)
+    if encoder is None:
+        learned = train(language, labels, sentences)
+    else:
+        vectors, _ = encode_with_cache(encoder, sentence_texts, grammars_dir / language / CACHE_FILE)
+        learned = train(language, labels, sentences, vectors, DENSE_SCALE, LEARNED_C)
 
     return IntentModel(
         language=language,
@@ -321,6 +361,8 @@ def load_intent_model(grammars_dir: Path, language: str) -> IntentModel:
         _domain_words=frozenset(domain),
         _learned=learned,
         training=training,
+        encoder=encoder,
+        calibration=load_calibration(grammars_dir, language, encoder_name(encoder)) if calibrated else None,
     )
 
 
@@ -331,8 +373,48 @@ _SAME_WORDING = 0.97
 _TELLING = 0.3
 
 
+@dataclass(frozen=True, slots=True)
+class IntentScores:
+    """The evidence behind an answer before it is turned into a confidence: what calibration learns from."""
+
+    best: int
+    #: combined evidence for the best intent (0–1) and its lead over the runner-up
+    evidence: float
+    margin: float
+    #: won by precedence (a sensitive topic's strong keyword clearly heard)
+    preferred: bool
+    #: share of the caller's content words that are about our services (1 when all are)
+    coverage: float
+    runner_up: int
+    reasons: tuple[str, ...]
+
+
 def classify_intent(text: str, model: IntentModel) -> IntentResult:
     """Classify one utterance. Pure: same text and model, same answer."""
+    scored = score_intent(text, model)
+    if isinstance(scored, IntentResult):
+        return scored
+    spec = model.intents[scored.best]
+    reasons = list(scored.reasons)
+    if model.calibration is not None:
+        confidence = model.calibration.probability(scored)
+        threshold = model.calibration.threshold
+    else:
+        confidence = _heuristic_confidence(scored)
+        threshold = model.threshold
+    if spec.label == UNKNOWN:
+        return IntentResult(UNKNOWN, round(confidence, 3), (*reasons, "closest to examples of out-of-scope requests"))
+    if confidence < threshold:
+        guess = f"best guess '{spec.label}' at {confidence:.2f} is below the threshold {threshold:.2f}"
+        return IntentResult(UNKNOWN, round(1.0 - confidence, 3), (guess, *reasons))
+    if scored.runner_up != scored.best and scored.margin < _MARGIN_SCALE:
+        reasons.append(f"runner-up '{model.intents[scored.runner_up].label}'")
+    return IntentResult(spec.label, round(confidence, 3), tuple(reasons))
+
+
+def score_intent(text: str, model: IntentModel) -> IntentScores | IntentResult:
+    """The evidence for each intent, combined; or a final answer when there is nothing to weigh (only filler words,
+    or an example said word for word)."""
     words = _prepare(text, model.aliases, model.fillers)
     if not words:
         return IntentResult(UNKNOWN, 1.0, ("nothing said but filler words",))
@@ -348,7 +430,8 @@ def classify_intent(text: str, model: IntentModel) -> IntentResult:
         reason = f"said like example '{model._example_texts[closest_row]}' ({closest_cosine:.2f})"
         return IntentResult(spec.label, round(closest_cosine, 3), (reason,))
     meaningful = _content_words(words, model.stopwords)
-    learned = model._learned.probabilities(meaningful)
+    vector = model.encoder.one(encoder_text(text)) if model.encoder is not None else None
+    learned = model._learned.probabilities(meaningful, vector)
     written = _SIMILARITY_WEIGHT * similarity + _KEYWORD_WEIGHT * (1.0 - np.exp(-keyword_scores / _KEYWORD_SCALE))
     evidence = (1.0 - _LEARNED_WEIGHT) * written + _LEARNED_WEIGHT * learned
 
@@ -359,19 +442,17 @@ def classify_intent(text: str, model: IntentModel) -> IntentResult:
         best = order[0]
     runner_up = next((i for i in order if i != best), best)
     margin = float(evidence[best] - evidence[runner_up]) if runner_up != best else float(evidence[best])
-    # An intent that won by precedence is not a coin toss: its strong keyword was clearly heard.
-    confidence = _calibrate(float(evidence[best]), _MARGIN_SCALE if preferred else margin)
     spec = model.intents[best]
 
     reasons = list(keyword_reasons[best][:3])
+    coverage = 1.0
     if not preferred:
         # "hoe laat vertrekt de bus naar het ziekenhuis" has a keyword of opening_hours, but most of what the
         # caller said is about something we do not do: such a guess is worth less.
         content = tuple(w for w in words if w not in model.stopwords)
         covered = sum(1 for w in content if _in_domain(w, model._domain_words))
-        share = covered / len(content) if content else 1.0
-        if share < _FULL_COVERAGE:
-            confidence *= _COVERAGE_FLOOR + (1.0 - _COVERAGE_FLOOR) * share / _FULL_COVERAGE
+        coverage = covered / len(content) if content else 1.0
+        if coverage < _FULL_COVERAGE:
             reasons.append(f"only {covered} of {len(content)} words are about our services")
     if preferred and best != order[0]:
         reasons.append(f"takes precedence over '{model.intents[order[0]].label}'")
@@ -380,14 +461,24 @@ def classify_intent(text: str, model: IntentModel) -> IntentResult:
     telling = model._learned.telling_words(meaningful, spec.label)
     if telling and learned[best] >= _TELLING:
         reasons.append(f"learned from labelled sentences: {', '.join(telling)} ({learned[best]:.2f})")
-    if spec.label == UNKNOWN:
-        return IntentResult(UNKNOWN, confidence, (*reasons, "closest to examples of out-of-scope requests"))
-    if confidence < model.threshold:
-        guess = f"best guess '{spec.label}' at {confidence:.2f} is below the threshold {model.threshold:.2f}"
-        return IntentResult(UNKNOWN, round(1.0 - confidence, 3), (guess, *reasons))
-    if runner_up != best and margin < _MARGIN_SCALE:
-        reasons.append(f"runner-up '{model.intents[runner_up].label}'")
-    return IntentResult(spec.label, round(confidence, 3), tuple(reasons))
+    return IntentScores(
+        best=best,
+        evidence=float(evidence[best]),
+        margin=float(evidence[best]) if runner_up == best else margin,
+        preferred=preferred,
+        coverage=coverage,
+        runner_up=runner_up,
+        reasons=tuple(reasons),
+    )
+
+
+def _heuristic_confidence(scored: IntentScores) -> float:
+    """The hand-shaped confidence used when a language has no calibration file."""
+    # An intent that won by precedence is not a coin toss: its strong keyword was clearly heard.
+    confidence = _calibrate(scored.evidence, _MARGIN_SCALE if scored.preferred else scored.margin)
+    if not scored.preferred and scored.coverage < _FULL_COVERAGE:
+        confidence *= _COVERAGE_FLOOR + (1.0 - _COVERAGE_FLOOR) * scored.coverage / _FULL_COVERAGE
+    return confidence
 
 
 def _precedent(exact_scores: FloatArray, evidence: FloatArray, model: IntentModel) -> int | None:

@@ -7,6 +7,7 @@ elsewhere, so the target here is generalisation, not a perfect score on these li
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -325,6 +326,10 @@ def test_out_of_scope_request_is_unknown(models: dict[str, IntentModel]) -> None
 def test_a_death_takes_precedence_over_what_the_caller_wants_done(models: dict[str, IntentModel]) -> None:
     result = classify_intent("mijn man is overleden en ik wil zijn abonnement opzeggen", models["nl"])
     assert result.label == "bereavement"
+    # Words alone lean towards the errand; the death's strong keyword wins by precedence, and says so.
+    words_only = load_intent_model(GRAMMARS, "nl", encoder=None)
+    result = classify_intent("mijn man is overleden en ik wil zijn abonnement opzeggen", words_only)
+    assert result.label == "bereavement"
     assert any("precedence" in reason for reason in result.reasons)
 
 
@@ -406,11 +411,20 @@ def rewrite_intents(grammars: Path, change: dict[str, object]) -> Path:
     return path
 
 
-def test_threshold_comes_from_the_yaml(grammars_copy: Path, models: dict[str, IntentModel]) -> None:
+def test_threshold_comes_from_the_calibration(grammars_copy: Path, models: dict[str, IntentModel]) -> None:
     vague = "ik wil ergens vanaf"
     assert classify_intent(vague, models["nl"]).label == "cancel_subscription"
-    rewrite_intents(grammars_copy, {"threshold": 0.9})
+    path = grammars_copy / "nl" / "calibration.yaml"
+    path.write_text(re.sub(r"(?m)^threshold: .*$", "threshold: 0.95", path.read_text()), encoding="utf-8")
     strict = classify_intent(vague, load_intent_model(grammars_copy, "nl"))
+    assert strict.label == UNKNOWN
+    assert any("below the threshold 0.95" in reason for reason in strict.reasons)
+
+
+def test_without_a_calibration_the_threshold_comes_from_the_yaml(grammars_copy: Path) -> None:
+    (grammars_copy / "nl" / "calibration.yaml").unlink()
+    rewrite_intents(grammars_copy, {"threshold": 0.9})
+    strict = classify_intent("ik wil ergens vanaf", load_intent_model(grammars_copy, "nl"))
     assert strict.label == UNKNOWN
     assert any("below the threshold 0.90" in reason for reason in strict.reasons)
 

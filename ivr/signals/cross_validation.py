@@ -1,0 +1,69 @@
+"""``ivr grammars calibrate``: score every training sentence with a model that never saw it, and fit the intent
+confidence curve and ``unknown`` threshold on those answers (:mod:`ivr.signals.calibration`)."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from pathlib import Path
+
+from ivr.signals.calibration import Calibration, OutOfFold, fit_calibration, grammar_digest
+from ivr.signals.encoder import CachingEncoder, encoder_name
+from ivr.signals.intent import UNKNOWN, IntentResult, load_intent_model, score_intent
+from ivr.signals.training import TrainingSentence
+
+FOLDS = 5
+#: the split is random but fixed, so the same grammars always give the same calibration
+SEED = 20261126
+
+
+def folds_of(training: tuple[TrainingSentence, ...], folds: int = FOLDS) -> list[list[int]]:
+    """Indices of each fold, stratified by intent (every fold sees every intent in the same proportion)."""
+    by_intent: dict[str, list[int]] = defaultdict(list)
+    for index, sentence in enumerate(training):
+        by_intent[sentence.intent].append(index)
+    shuffle = random.Random(SEED)
+    out: list[list[int]] = [[] for _ in range(folds)]
+    position = 0
+    for intent in sorted(by_intent):
+        indices = by_intent[intent]
+        shuffle.shuffle(indices)
+        for index in indices:
+            out[position % folds].append(index)
+            position += 1
+    return out
+
+
+def out_of_fold(grammars_dir: Path, language: str, encoder: CachingEncoder | None) -> list[OutOfFold]:
+    full = load_intent_model(grammars_dir, language, encoder, calibrated=False)
+    training = full.training
+    outcomes: list[OutOfFold] = []
+    for held_out in folds_of(training):
+        hidden = set(held_out)
+        model = load_intent_model(
+            grammars_dir,
+            language,
+            encoder,
+            training=[s for i, s in enumerate(training) if i not in hidden],
+            calibrated=False,
+        )
+        for index in held_out:
+            sentence = training[index]
+            scored = score_intent(sentence.text, model)
+            if isinstance(scored, IntentResult):
+                outcomes.append(OutOfFold(sentence.intent, scored.label, None))
+            else:
+                outcomes.append(OutOfFold(sentence.intent, model.intents[scored.best].label, scored))
+    return outcomes
+
+
+def calibrate(grammars_dir: Path, language: str, encoder: CachingEncoder | None) -> Calibration:
+    """Cross-validate over the language's training sentences and fit the calibration (not written anywhere)."""
+    outcomes = out_of_fold(grammars_dir, language, encoder)
+    return fit_calibration(
+        outcomes,
+        unknown=UNKNOWN,
+        encoder=encoder_name(encoder),
+        digest=grammar_digest(grammars_dir, language),
+        folds=FOLDS,
+    )
