@@ -343,12 +343,18 @@ def server_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any
             "max": after.get("response_max_ms"),
         }
         scope = "since start"
+    turns = int(delta("understanding_turns"))
+    understood = after.get("understanding_window_ms")
+    understanding = percentiles(
+        [float(v) for v in understood[-turns:]] if isinstance(understood, list) and turns else []
+    )
     audio = delta("audio_decoded_s")
     before_tts, after_tts = before.get("tts_cache") or {}, after.get("tts_cache") or {}
     return {
         "responses": responses,
         "latency_ms": latencies,
         "latency_scope": scope,
+        "understanding_ms": understanding,
         "real_time_factor": round(delta("decode_busy_s") / audio, 4) if audio > 0 else None,
         "decode_jobs": int(delta("decode_jobs")),
         "audio_decoded_s": round(audio, 2),

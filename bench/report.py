@@ -12,6 +12,10 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f}"
 
 
+def _pair(latency: dict[str, Any]) -> str:
+    return f"{_ms(latency.get('p50'))}/{_ms(latency.get('p95'))}"
+
+
 def _num(value: float | None, fmt: str = "{:.2f}") -> str:
     return "–" if value is None else fmt.format(value)
 
@@ -33,7 +37,16 @@ def print_config(config: dict[str, Any], p95_limit_ms: float, console: Console) 
     table = Table(title=f"{config['name']}: end of caller speech → first answer frame (ms, client side)")
     for header in ("calls", "ok", "answers", "p50", "p95", "max", "server p50/p95"):
         table.add_column(header, justify="right")
-    for header in ("gaps / late", "CPU/call", "server CPU", "client CPU", "RSS peak", "RTF", "lag"):
+    for header in (
+        "understand p50/p95",
+        "gaps / late",
+        "CPU/call",
+        "server CPU",
+        "client CPU",
+        "RSS peak",
+        "RTF",
+        "lag",
+    ):
         table.add_column(header, justify="right")
     table.add_column("verdict")
     for lv in config["levels"]:
@@ -49,6 +62,7 @@ def print_config(config: dict[str, Any], p95_limit_ms: float, console: Console) 
             f"[{p95_style}]{_ms(lat['p95'])}[/{p95_style}]",
             _ms(lat["max"]),
             f"{_ms(server['latency_ms']['p50'])}/{_ms(server['latency_ms']['p95'])}{scope}",
+            _pair(server.get("understanding_ms") or {}),
             f"{lv['playout']['underrun_frames']} / {server['late_frames']}",
             f"{lv['cpu']['core_pct_per_call']:.1f}%",
             f"{lv['cpu']['server_cores'] * 100:.0f}%",

@@ -19,6 +19,7 @@ from ivr.rules.book import RuleBook
 from ivr.rules.schema import RuleSet
 from ivr.runtime import LANGUAGES, build_dialogs, load_service_data
 from ivr.signals.distress import DistressLexicon, load_distress_lexicon
+from ivr.signals.encoder import EncoderChoice
 from ivr.speech.types import Transcript, Word
 from ivr.understanding import CallSignals, assess_turn, first_turn_action
 
@@ -48,12 +49,14 @@ class Understander:
     rules: RuleSet
 
     @classmethod
-    def load(cls, settings: Settings, rules_file: Path | None = None) -> Understander:
-        dialogs, flows = build_dialogs(settings, load_service_data(settings))
+    def load(
+        cls, settings: Settings, rules_file: Path | None = None, encoder: EncoderChoice = "shared"
+    ) -> Understander:
+        dialogs, flows = build_dialogs(settings, load_service_data(settings), encoder)
         known = {label for flow in flows.values() for label in flow.intents.labels}
         book = RuleBook(rules_file or settings.rules_file, None, known_intents=known)
         lexicons: dict[str, DistressLexicon] = {
-            lang: load_distress_lexicon(settings.grammars_dir, lang) for lang in LANGUAGES
+            lang: load_distress_lexicon(settings.grammars_dir, lang, encoder) for lang in LANGUAGES
         }
         return cls(dialogs=dict(dialogs), lexicons=dict(lexicons), rules=book.active)
 

@@ -51,7 +51,7 @@ class ServerMetrics:
             self.frames_sent += frames
             self.late_frames += late
 
-    def snapshot(self) -> dict[str, float | int | None]:
+    def snapshot(self) -> dict[str, float | int | list[float] | None]:
         with self._lock:
             latencies = np.array(self.response_latencies_ms, dtype=np.float64)
             understanding = np.array(self.understanding_ms, dtype=np.float64)
@@ -73,6 +73,8 @@ class ServerMetrics:
                 "understanding_turns": int(understanding.size),
                 "understanding_p50_ms": _percentile(understanding, 50),
                 "understanding_p95_ms": _percentile(understanding, 95),
+                # the latest turns, for the benchmark's per-level percentiles
+                "understanding_window_ms": [round(float(v), 2) for v in understanding[-5000:]],
             }
 
 

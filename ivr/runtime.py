@@ -25,6 +25,7 @@ from ivr.metrics import ServerMetrics
 from ivr.prometheus import CallCounters
 from ivr.rules.book import RuleBook
 from ivr.signals.distress import DistressLexicon, load_distress_lexicon
+from ivr.signals.encoder import EncoderChoice
 from ivr.speech.stt import DecodePool
 from ivr.speech.tts import SpeechSynthesizer
 from ivr.speech.types import RecognizerFactory
@@ -111,8 +112,10 @@ def load_service_data(settings: Settings) -> ServiceData:
     return JsonServiceData(settings.service_data or settings.grammars_dir / "service_data.json")
 
 
-def build_dialogs(settings: Settings, services: ServiceData) -> tuple[dict[str, DialogContext], dict[str, Flow]]:
-    flows: dict[str, Flow] = {lang: load_flow(settings.grammars_dir, lang) for lang in LANGUAGES}
+def build_dialogs(
+    settings: Settings, services: ServiceData, encoder: EncoderChoice = "shared"
+) -> tuple[dict[str, DialogContext], dict[str, Flow]]:
+    flows: dict[str, Flow] = {lang: load_flow(settings.grammars_dir, lang, encoder) for lang in LANGUAGES}
     contexts: dict[str, DialogContext] = {
         lang: DialogContext(
             flow=flow,

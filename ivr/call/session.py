@@ -41,7 +41,7 @@ from ivr.metrics import ServerMetrics
 from ivr.rules.evaluate import TransferDecision
 from ivr.rules.schema import RuleSet
 from ivr.signals.distress import DistressLexicon
-from ivr.signals.encoder import encoder_text
+from ivr.signals.encoder import FloatArray, encoder_text
 from ivr.signals.voice import VoiceFeatures, voice_features
 from ivr.speech.stt import DecodePool
 from ivr.speech.types import Recognizer, RecognizerFactory, Transcript
@@ -155,6 +155,8 @@ class CallSession:
         self._chunk: list[np.ndarray] = []
         self._held: list[np.ndarray] = []  # trailing silence not (yet) given to the recogniser
         self._sealed = False
+        #: the sentence being encoded ahead of the endpointer, and its encoding
+        self._speculation: tuple[str, asyncio.Future[FloatArray]] | None = None
         silence = deps.settings.endpoint_silence_ms
         self._seal_after_ms = SEAL_AFTER_MS if silence >= SEAL_AFTER_MS + 200 else None
         self._naive = deps.settings.naive_decode
@@ -352,16 +354,13 @@ class CallSession:
                         self._arm_no_input()
                     continue
                 self.metrics.utterances += 1
-                # The sentence vector is the slow part of understanding (10–25 ms): work it out on a decode thread,
-                # so the dialog step on the event loop finds it ready.
                 started = time.perf_counter()
-                encoder = self._ctx.flow.intents.encoder
-                if encoder is not None and transcript.text.strip():
-                    await self._deps.pool.run(encoder.one, encoder_text(transcript.text))
+                await self._sentence_vector(transcript.text)
                 await self._handle(Utterance(transcript), voice=voice, prepared_s=time.perf_counter() - started)
             elif isinstance(item, _Seal):
                 async with self._recognizer_lock:
-                    await self._deps.pool.run(self._seal, recognizer)
+                    heard = await self._deps.pool.run(self._seal, recognizer)
+                self._speculate(heard)
             elif isinstance(item, bytes):
                 async with self._recognizer_lock:
                     await self._deps.pool.run(self._accept, recognizer, item)
@@ -372,10 +371,34 @@ class CallSession:
         recognizer.accept(audio)
         self._deps.metrics.decoded(time.perf_counter() - start, len(audio) / 2 / TELEPHONE_RATE)
 
-    def _seal(self, recognizer: Recognizer) -> None:
+    def _seal(self, recognizer: Recognizer) -> str:
+        """Finish decoding at a pause; returns what the turn's transcript will be if the caller says no more."""
         start = time.perf_counter()
         recognizer.seal()
         self._deps.metrics.decoded(time.perf_counter() - start)
+        return recognizer.partial()
+
+    # ── sentence vectors ────────────────────────────────────────────────────────────────────────────────
+    # The sentence vector is the slow part of understanding a turn (10–25 ms). At a seal the recogniser already
+    # knows what the transcript will be if the caller says no more, and the endpointer still waits its last
+    # 400 ms of silence: encode it then, on a decode thread, and the dialog step finds it ready.
+    def _speculate(self, heard: str) -> None:
+        encoder = self._ctx.flow.intents.encoder
+        text = encoder_text(heard)
+        if encoder is None or not text or (self._speculation is not None and self._speculation[0] == text):
+            return
+        self._speculation = (text, asyncio.ensure_future(self._deps.pool.run(encoder.one, text)))
+
+    async def _sentence_vector(self, heard: str) -> None:
+        """Make sure the turn's vector is in the encoder's cache before the (event-loop) dialog step needs it."""
+        encoder = self._ctx.flow.intents.encoder
+        text = encoder_text(heard)
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None and speculation[0] == text:
+            with contextlib.suppress(Exception):
+                await speculation[1]
+        if encoder is not None and text and not encoder.has(text):
+            await self._deps.pool.run(encoder.one, text)
 
     def _final(self, recognizer: Recognizer) -> Transcript:
         start = time.perf_counter()

@@ -18,6 +18,7 @@ from ivr.dialog.actions import GrammarName, Say
 from ivr.dialog.digits import Phrases, load_phrases
 from ivr.errors import GrammarError
 from ivr.grammar_files import read_grammar_yaml
+from ivr.signals.encoder import EncoderChoice
 from ivr.signals.intent import Handling, IntentModel, load_intent_model
 
 #: Every prompt key the engine says by name: the type keeps the engine honest, load_flow checks the YAML.
@@ -149,14 +150,15 @@ def load_prompts(grammars_dir: Path, language: str) -> Mapping[str, str]:
     return MappingProxyType(prompts)
 
 
-def load_flow(grammars_dir: Path, language: str) -> Flow:
-    """Load one language's dialog and check that the engine finds everything it will ask for.
+def load_flow(grammars_dir: Path, language: str, encoder: EncoderChoice = "shared") -> Flow:
+    """Load one language's dialog and check that the engine finds everything it will ask for; ``encoder`` gives the
+    intent model its sentence vectors (see :func:`ivr.signals.intent.load_intent_model`).
 
     Raises :class:`GrammarError` naming the file and the reason.
     """
     prompts = load_prompts(grammars_dir, language)
     phrases = load_phrases(grammars_dir, language)
-    intents = load_intent_model(grammars_dir, language)
+    intents = load_intent_model(grammars_dir, language, encoder)
     path = grammars_dir / language / "prompts.yaml"
     missing: list[str] = [key for key in ENGINE_PROMPTS if key not in prompts]
     for label in intents.labels_with("self_service"):

@@ -5,7 +5,8 @@ sentences it trained on higher than new ones, and a margin of 0.1 means more for
 ``ivr grammars calibrate`` splits ``training.yaml`` into folds, trains on all but one fold, scores the fold it did not
 see, and fits a logistic curve from (evidence, lead over the runner-up, share of words about our services,
 precedence) to "the best guess was right". The ``unknown`` threshold is the one at which those out-of-fold answers
-were right most often. Nothing here ever looks at an evaluation set.
+cost least, a wrong topic counting twice as much as an ``unknown`` that makes the caller say it once more. Nothing
+here ever looks at an evaluation set.
 
 The result lives in ``grammars/<lang>/calibration.yaml`` with a digest of what it was fitted on, so a test (and
 ``ivr grammars check``) notices when the grammars changed and the calibration was not redone.
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 FILE_NAME = "calibration.yaml"
 #: margins beyond this tell nothing more (a clear winner is a clear winner)
 MARGIN_CAP = 0.3
+#: what answering ``unknown`` to a caller whose topic we could have named costs, against 1 for naming a wrong topic
+UNSURE_COST = 0.5
 
 
 class _Coefficients(BaseModel):
@@ -176,18 +179,25 @@ def fit_calibration(
         cross_validated_accuracy=0.0,
     )
 
-    def accuracy(threshold: float) -> float:
-        hits = 0
-        for o in outcomes:
-            answer = o.guess
-            if o.scores is not None and answer != unknown and curve.probability(o.scores) < threshold:
-                answer = unknown
-            hits += answer == o.gold
-        return hits / len(outcomes)
+    def answers(threshold: float) -> list[str]:
+        return [
+            unknown
+            if o.scores is not None and o.guess != unknown and curve.probability(o.scores) < threshold
+            else o.guess
+            for o in outcomes
+        ]
+
+    def cost(threshold: float) -> float:
+        total = 0.0
+        for o, answer in zip(outcomes, answers(threshold), strict=True):
+            if answer == o.gold:
+                continue
+            # A wrong topic sends the caller down the wrong road (or to the wrong desk); "unknown" asks them once
+            # more, and the dialog's promise of a person after two failures still stands.
+            total += UNSURE_COST if answer == unknown else 1.0
+        return total
 
     grid = [round(0.05 * i, 2) for i in range(1, 19)]
-    scored = [(accuracy(t), t) for t in grid]
-    best = max(a for a, _ in scored)
-    # Of equally good thresholds the lowest: asking a caller to rephrase costs more than a guess that is as often right.
-    threshold = min(t for a, t in scored if a >= best - 1e-9)
-    return replace(curve, threshold=threshold, cross_validated_accuracy=best)
+    threshold = min(grid, key=lambda t: (cost(t), t))
+    accuracy = sum(a == o.gold for o, a in zip(outcomes, answers(threshold), strict=True)) / len(outcomes)
+    return replace(curve, threshold=threshold, cross_validated_accuracy=accuracy)

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -31,7 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ivr.config import Language
 from ivr.errors import GrammarError
 from ivr.grammar_files import format_validation_error, parse_yaml, read_grammar_yaml
-from ivr.signals.encoder import CACHE_FILE, CachingEncoder, encode_with_cache, encoder_text, shared_encoder
+from ivr.signals.encoder import (
+    CACHE_FILE,
+    CachingEncoder,
+    EncoderChoice,
+    encode_with_cache,
+    encoder_text,
+    shared_encoder,
+)
 from ivr.signals.learned import LearnedModel, lemma, train
 from ivr.signals.training import load_training_sentences
 
@@ -226,9 +232,7 @@ def parse_distress_lexicon(text: str, source_name: str) -> DistressLexicon:
     )
 
 
-def load_distress_lexicon(
-    grammars_dir: Path, language: Language, encoder: CachingEncoder | Literal["shared"] | None = "shared"
-) -> DistressLexicon:
+def load_distress_lexicon(grammars_dir: Path, language: Language, encoder: EncoderChoice = "shared") -> DistressLexicon:
     """Load ``grammars/<language>/distress.yaml``, with a calm/upset model learned from ``training.yaml`` (reading
     sentence vectors from ``encoder``: the process's shared one by default, None for words only)."""
     encoder = shared_encoder() if encoder == "shared" else encoder

@@ -23,7 +23,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -134,6 +134,10 @@ class CachingEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.vstack([rows[text] for text in texts])
 
+    def has(self, text: str) -> bool:
+        with self._lock:
+            return text in self._cache
+
     def one(self, text: str) -> FloatArray:
         """The vector of one utterance (in :func:`encoder_text` form)."""
         row: FloatArray = self.encode([text])[0]
@@ -147,6 +151,9 @@ class CachingEncoder:
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
 
+
+#: which encoder a loader uses: the process's shared one, a given one, or none (words only)
+EncoderChoice = CachingEncoder | Literal["shared"] | None
 
 _shared: CachingEncoder | None = None
 _shared_lock = threading.Lock()

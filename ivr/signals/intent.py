@@ -46,6 +46,7 @@ from ivr.signals.calibration import Calibration, load_calibration
 from ivr.signals.encoder import (
     CACHE_FILE,
     CachingEncoder,
+    EncoderChoice,
     encode_with_cache,
     encoder_name,
     encoder_text,
@@ -256,7 +257,7 @@ _SHARED: Literal["shared"] = "shared"
 def load_intent_model(
     grammars_dir: Path,
     language: str,
-    encoder: CachingEncoder | Literal["shared"] | None = _SHARED,
+    encoder: EncoderChoice = _SHARED,
     *,
     training: Sequence[TrainingSentence] | None = None,
     calibrated: bool = True,
