@@ -22,6 +22,7 @@ from ivr.admin.console import STATIC_DIR
 from ivr.admin.router import router as admin_router
 from ivr.config import Settings
 from ivr.deps import RuntimeDep
+from ivr.drain import install_sigterm
 from ivr.prometheus import Gauges, exposition
 from ivr.rules.loader import RulesError
 from ivr.runtime import Runtime, build_runtime, model_label
@@ -74,9 +75,12 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
             purge_on_schedule(runtime.writer, settings.retention_days), name="retention-purge"
         )
         alive = asyncio.create_task(_keep_alive(runtime), name="instance-heartbeat")
+        # Ahead of uvicorn's own SIGTERM handler, which would close every live stream with 1012 at once.
+        restore_sigterm = install_sigterm(runtime.drain, settings.drain_timeout_s)
         try:
             yield
         finally:
+            restore_sigterm()
             for task in (watcher, retention, warming, alive):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -124,6 +128,9 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
         if runtime is None:
             return JSONResponse({"status": "starting"}, status_code=503)
+        if runtime.drain.active:
+            body = {"status": "draining", "active_calls": runtime.registry.active_sessions}
+            return JSONResponse(body, status_code=503)
         problems = readiness_problems(runtime)
         if problems:
             return JSONResponse({"status": "unready", "problems": problems}, status_code=503)
@@ -140,7 +147,7 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
             frames_sent=lambda: runtime.metrics.frames_sent,
             store_backlog=lambda: runtime.writer.backlog,
             store_oldest_unwritten_s=runtime.writer.oldest_unwritten_s,
-            draining=lambda: 0,
+            draining=lambda: int(runtime.drain.active),
         )
         body = exposition(
             gauges, runtime.counters, runtime.metrics.latency_histogram, runtime.metrics.understanding_histogram

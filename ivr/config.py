@@ -108,6 +108,13 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=20, description="Pace outbound audio N× real time (simulations and tests only)."
     )
     decode_workers: int = Field(default=2, ge=1, le=64)
+    drain_timeout_s: float = Field(
+        default=120.0,
+        ge=0.0,
+        le=86_400.0,
+        description="On SIGTERM or POST /ops/drain: how long live calls may go on before they are handed over to "
+        "another instance (their stream is closed cleanly) and this one exits",
+    )
     max_calls: int = Field(
         default=24,
         ge=1,

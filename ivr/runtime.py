@@ -21,6 +21,7 @@ from ivr.dialog.actions import GrammarName
 from ivr.dialog.engine import DialogContext
 from ivr.dialog.flow import Flow, load_flow
 from ivr.dialog.service import JsonServiceData, ServiceData
+from ivr.drain import Drain
 from ivr.metrics import ServerMetrics
 from ivr.prometheus import CallCounters
 from ivr.rules.book import RuleBook
@@ -60,6 +61,7 @@ class Runtime:
     writer: StoreWriter
     ownership: Ownership
     counters: CallCounters
+    drain: Drain = field(default_factory=Drain)
     started: float = field(default_factory=time.time)
     startup_seconds: dict[str, float] = field(default_factory=dict)
 

@@ -11,10 +11,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from ivr.call.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +200,8 @@ class CallRegistry:
     sink: CallSink | None = None
     #: calls with a media stream open right now: a call has at most one
     streams: set[str] = field(default_factory=set)
+    #: each live call's dialog after its latest turn, for resuming on a new stream (see :mod:`ivr.call.progress`)
+    progress: dict[str, Progress] = field(default_factory=dict)
     redact: Callable[[str], str] = _as_is
     finished_grace_s: float = FINISHED_GRACE_S
     max_age_s: float = MAX_AGE_S
@@ -221,6 +226,7 @@ class CallRegistry:
         ]
         for sid in gone:
             del self.records[sid]
+            self.progress.pop(sid, None)
         if gone:
             forgotten = set(gone)
             for transfer_id in [t for t, transfer in self.transfers.items() if transfer.call_sid in forgotten]:
@@ -338,6 +344,29 @@ class CallRegistry:
                 return f"the call's automated part is over ({record.outcome.kind})"
             self.streams.add(call_sid)
             return None
+
+    def save_progress(self, call_sid: str, progress: Progress) -> None:
+        with self._lock:
+            earlier = self.progress.get(call_sid)
+            if earlier is not None and earlier.resumes > progress.resumes:
+                progress = replace(progress, resumes=earlier.resumes)
+            self.progress[call_sid] = progress
+
+    def take_resume(self, call_sid: str) -> Progress | None:
+        """The progress to resume a lost stream from, counting the resume — or None when the call may not resume
+        (unknown here, ended, or resumed before). Atomic: two after-stream requests cannot both resume."""
+        with self._lock:
+            progress = self.progress.get(call_sid)
+            if progress is None or not progress.resumable:
+                return None
+            self.progress[call_sid] = replace(progress, resumes=progress.resumes + 1)
+            return progress
+
+    def resuming(self, call_sid: str) -> Progress | None:
+        """The progress a resumed stream starts from (after :meth:`take_resume` granted it)."""
+        with self._lock:
+            progress = self.progress.get(call_sid)
+            return progress if progress is not None and progress.resumes > 0 else None
 
     def release_stream(self, call_sid: str) -> None:
         with self._lock:

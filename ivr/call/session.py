@@ -21,6 +21,7 @@ import numpy as np
 from ivr.audio.codec import TELEPHONE_RATE, pcm_to_bytes, ulaw_decode
 from ivr.call.inbound import AudioRateLimit
 from ivr.call.playback import Speaker, StreamClosed
+from ivr.call.progress import Progress
 from ivr.call.record import CallRegistry, Outcome
 from ivr.config import Settings
 from ivr.dialog.actions import (
@@ -32,6 +33,7 @@ from ivr.dialog.actions import (
     KeyPress,
     Listen,
     NoInput,
+    Resumed,
     Say,
     Transfer,
     Utterance,
@@ -132,8 +134,10 @@ class CallSession:
         language: str,
         deps: SessionDeps,
         send: Callable[[str], Awaitable[None]],
+        resume: Progress | None = None,
     ) -> None:
         self.call_sid = call_sid
+        self._resume = resume
         self.language = language
         self._deps = deps
         self._ctx = deps.dialogs[language]
@@ -184,7 +188,12 @@ class CallSession:
         self._recognizer = await self._deps.pool.run(self._deps.recognizers.new_recognizer, self.call_sid)
         self._deps.registry.recognizer_opened()
         self._decoder = asyncio.create_task(self._decode_loop(), name=f"decode-{self.call_sid}")
-        await self._handle(CallStarted())
+        if self._resume is not None:
+            # A new stream for a call whose stream was lost: same step, signals, failure count and transcript.
+            self._state, self._signals = self._resume.state, self._resume.signals
+            await self._handle(Resumed())
+        else:
+            await self._handle(CallStarted())
 
     async def close(self) -> None:
         """Stop everything this call owns. Safe to call twice and from any state (hang-up mid-prompt included)."""
@@ -208,6 +217,15 @@ class CallSession:
             self._deps.registry.recognizer_closed()
         self._deps.registry.session_closed()
         self._deps.metrics.calls_ended += 1
+        self.finished.set()
+
+    def hand_over(self, reason: str) -> None:
+        """End this call's stream cleanly without a decision of ours (the instance is draining): Twilio then asks
+        ``/twilio/after-stream`` — on any instance — what happens next, and the caller is never dropped."""
+        if self._closed or self.finished.is_set():
+            return
+        log.info("call %s: handing over: %s", self.call_sid, reason)
+        self._deps.registry.add_event(self.call_sid, "action", text="handed over", detail=reason)
         self.finished.set()
 
     # ── inbound events ──────────────────────────────────────────────────────────────────────────────────
@@ -429,6 +447,7 @@ class CallSession:
                 self._deps.metrics.understood(prepared_s + time.perf_counter() - started)
             self._state = turn.state
             self._signals = assessment.signals
+            self._deps.registry.save_progress(self.call_sid, Progress(self._state, self._signals, self.language))
             actions = assessment.actions
             self._log_turn(event, turn)
             if assessment.decision is not None and any(isinstance(a, Transfer) for a in actions):

@@ -38,7 +38,13 @@ class NoInput:
     """The caller stayed silent after a prompt for the configured time."""
 
 
-CallerInput = CallStarted | Utterance | KeyPress | NoInput
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """The call's media stream was lost (its server died or drained) and a new one opened: pick up where the
+    dialog was — same step, same failure count — after one short apology, instead of greeting anew."""
+
+
+CallerInput = CallStarted | Utterance | KeyPress | NoInput | Resumed
 
 
 # ── actions ───────────────────────────────────────────────────────────────────────────────────────────────

@@ -24,6 +24,7 @@ from ivr.dialog.actions import (
     KeyPress,
     Listen,
     NoInput,
+    Resumed,
     Say,
     Transfer,
     TransferReason,
@@ -130,6 +131,8 @@ def step(ctx: DialogContext, state: DialogState, event: CallerInput) -> Turn:
             return Turn(state, ())  # a repeated start event must not greet twice
         greeting = _say(ctx, "greeting")
         return Turn(replace(state, step="intent"), (greeting, Listen("free")))
+    if isinstance(event, Resumed):
+        return _resume(ctx, state)
 
     state = replace(state, turns=state.turns + 1, step="intent" if state.step == "start" else state.step)
     if isinstance(event, KeyPress):
@@ -232,6 +235,24 @@ def _look_up_order(ctx: DialogContext, state: DialogState, number: str, result: 
 def _succeed(state: DialogState, step: Step, actions: tuple[Action, ...], result: IntentResult | None) -> Turn:
     """A turn that went well: the failure streak starts over."""
     return Turn(replace(state, step=step, failure_reasons=()), actions, result)
+
+
+#: the question a step asks, said again after a resumed stream
+_QUESTION: Mapping[Step, PromptKey] = MappingProxyType(
+    {"intent": "ask_what", "order_number": "ask_order_number", "anything_else": "anything_else"}
+)
+
+
+def _resume(ctx: DialogContext, state: DialogState) -> Turn:
+    """After a lost stream: one short apology and the step's question again. Not a turn of the caller's: the
+    failure count and the facts stay as they were."""
+    if state.step == "start":
+        return step(ctx, state, CallStarted())
+    question = _QUESTION.get(state.step)
+    if question is None:
+        return Turn(state, ())
+    apology = _say(ctx, "resumed", interruptible=False)
+    return Turn(state, (apology, _say(ctx, question), Listen(_GRAMMAR[state.step])))
 
 
 def _fail(

@@ -43,6 +43,7 @@ PromptKey = Literal[
     "transfer_keypad_zero",
     "transfer_not_understood",
     "transfer_needs_person",
+    "resumed",
 ]
 ENGINE_PROMPTS: tuple[PromptKey, ...] = get_args(PromptKey)
 

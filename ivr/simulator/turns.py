@@ -48,7 +48,14 @@ class HangupTurn:
     after_ms: int = 0
 
 
-CallerTurn = SpeakTurn | PressTurn | SilenceTurn | HangupTurn
+@dataclass(frozen=True)
+class DropTurn:
+    """The media stream breaks once the bot's next prompt has started (the network, or the host of the server
+    died): the socket closes without a ``stop`` and the call itself goes on, so Twilio asks the ``<Connect action>``
+    URL what happens next."""
+
+
+CallerTurn = SpeakTurn | PressTurn | SilenceTurn | HangupTurn | DropTurn
 
 #: espeak-ng voices for callers: deliberately not the bot's voice, so the stereo recording is easy to follow
 CALLER_VOICES = {"nl": "nl+f3", "en": "en-gb+f3"}

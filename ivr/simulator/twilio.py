@@ -15,6 +15,7 @@ import json
 import secrets
 import time
 import xml.etree.ElementTree as ET
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -28,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 from ivr.audio.codec import FRAME_BYTES, FRAME_MS, TELEPHONE_RATE, Pcm, ulaw_decode, ulaw_encode
 from ivr.call.record import CallRecord, TransferRecord
 from ivr.errors import IvrError
-from ivr.simulator.turns import CallerTurn, HangupTurn, PressTurn, SilenceTurn, SpeakTurn
+from ivr.simulator.turns import CallerTurn, DropTurn, HangupTurn, PressTurn, SilenceTurn, SpeakTurn
 from ivr.telephony.security import SignatureChecker
 
 #: sends one frame on a media stream (numbered and named for the stream)
@@ -78,6 +79,8 @@ class SimulatedCall:
     marks: list[str] = field(default_factory=list)  # marks echoed, in order
     clears: int = 0
     close_code: int | None = None
+    #: media streams the call had (more than one when a lost stream was resumed)
+    streams: int = 0
     hung_up: bool = False
     media_frames_received: int = 0
     first_prompt_after_s: float | None = None
@@ -233,13 +236,21 @@ class TwilioSimulator:
             if response.status_code != 200:
                 raise SimulationError(f"/twilio/voice answered {response.status_code}: {response.text[:200]}")
             result.voice_twiml = response.text
-            action, stream_url, parameters = parse_connect(response.text)
-            await asyncio.wait_for(
-                self._stream(result, stream_url, parameters, turns, inject_before_turns or []), self.timeout_s
-            )
-            if not result.hung_up and action:
-                response = await self._post(client, action, self._params(call_sid, "in-progress"))
-                result.after_stream_twiml = response.text
+            pending = deque(turns)
+            twiml: str | None = response.text
+            inject = inject_before_turns or []
+            # A stream whose server was lost ends without a decision; the after-stream answer may then be a new
+            # <Connect><Stream> that resumes the call: the caller goes on with what they had left to say.
+            while twiml is not None and ET.fromstring(twiml).find("Connect") is not None and result.streams < 4:
+                action, stream_url, parameters = parse_connect(twiml)
+                result.streams += 1
+                await asyncio.wait_for(self._stream(result, stream_url, parameters, pending, inject), self.timeout_s)
+                inject = []
+                twiml = None
+                if not result.hung_up and action:
+                    response = await self._post(client, action, self._params(call_sid, "in-progress"))
+                    twiml = result.after_stream_twiml = response.text
+            if not result.hung_up and result.after_stream_twiml is not None:
                 await self._follow_transfer(client, result, agent, offer_reply)
             await self._post(client, f"{self.base_url}/twilio/status", self._params(call_sid, "completed"))
             result.record = await self.call_log(call_sid, client)
@@ -322,7 +333,7 @@ class TwilioSimulator:
         result: SimulatedCall,
         url: str,
         parameters: dict[str, str],
-        turns: list[CallerTurn],
+        turns: deque[CallerTurn],
         inject: list[str | bytes],
     ) -> None:
         playout = _Playout()
@@ -432,7 +443,11 @@ class TwilioSimulator:
 
             async def script() -> None:
                 seen = 0
-                for turn in turns:
+                while turns:
+                    turn = turns.popleft()
+                    if isinstance(turn, DropTurn):
+                        await wait_for_prompt(seen)
+                        return  # leaving the stream's context closes the socket; the call is not hung up
                     if isinstance(turn, HangupTurn):
                         await wait_for_prompt(seen)
                         await asyncio.sleep(turn.after_ms / 1000 / self.speed)

@@ -65,8 +65,12 @@ async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
                 await _close(websocket, reader, POLICY_VIOLATION)
                 return
             if reader not in done:
-                # The session decided (transfer or goodbye) and the caller heard it: end the stream so Twilio
-                # requests the <Connect action> URL.
+                # The session decided (transfer or goodbye) and the caller heard it, or handed the call over: end
+                # the stream so Twilio requests the <Connect action> URL. The claim goes first — a resumed stream for
+                # this call may arrive before this one has finished closing.
+                if claimed is not None:
+                    runtime.registry.release_stream(claimed)
+                    claimed = None
                 await _close(websocket, reader, 1000)
                 break
             message = reader.result()
@@ -98,7 +102,22 @@ async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
                 if language not in runtime.session_deps.dialogs:
                     language = settings.language
                 runtime.registry.open(start.call_sid, language)
-                session = CallSession(start.call_sid, start.stream_sid, language, runtime.session_deps, send)
+                resume = None
+                if start.custom_parameters.get("resume") == "1":
+                    resume = runtime.registry.resuming(claimed)
+                    if resume is None:
+                        # A resumed stream reached a server without the call's progress: never start the caller
+                        # over. Ending the stream makes Twilio ask after-stream again, which now sends a person.
+                        log.warning("call %s: resumed stream without the call's progress here; ended", claimed)
+                        runtime.registry.release_stream(claimed)
+                        claimed = None
+                        await websocket.close(code=1000)
+                        return
+                    language = resume.language
+                session = CallSession(
+                    start.call_sid, start.stream_sid, language, runtime.session_deps, send, resume=resume
+                )
+                runtime.drain.enter(session)
                 await session.start()
             elif session is None:
                 log.warning("media stream: %s frame before start; skipped", type(frame).__name__.lower())
@@ -127,6 +146,7 @@ async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
                 await reader
         if session is not None:
             await session.close()
+            runtime.drain.leave(session)
         if claimed is not None:
             runtime.registry.release_stream(claimed)
 

@@ -67,3 +67,21 @@ async def reload_rules(_: Admin, runtime: RuntimeDep) -> RulesStatus:
         log.error("rules reload refused: %s", exc)
         raise HTTPException(status_code=422, detail=str(exc)) from exc
     return _status(runtime)
+
+
+class DrainStatus(BaseModel):
+    draining: bool
+    live_calls: int
+    timeout_s: float
+
+
+@router.post("/drain", response_model=DrainStatus, status_code=202)
+async def drain(_: Admin, runtime: RuntimeDep) -> DrainStatus:
+    """Start draining this instance for a deploy, like SIGTERM: no new calls, live ones finish (or are handed over
+    after IVR_DRAIN_TIMEOUT_S), then the process exits 0."""
+    runtime.drain.request(runtime.settings.drain_timeout_s)
+    return DrainStatus(
+        draining=runtime.drain.active or runtime.drain.exit_after is not None,
+        live_calls=len(runtime.drain.sessions),
+        timeout_s=runtime.settings.drain_timeout_s,
+    )

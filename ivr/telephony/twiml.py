@@ -9,13 +9,16 @@ from ivr.config import Settings
 from ivr.rules.schema import Target
 
 
-def connect_stream(settings: Settings, token: str, language: str) -> str:
-    """Answer an incoming call by opening a bidirectional Media Stream to us."""
+def connect_stream(settings: Settings, token: str, language: str, *, resume: bool = False) -> str:
+    """Answer an incoming call by opening a bidirectional Media Stream to us (``resume``: a new stream for a call
+    whose stream was lost, which picks the dialog up where it was)."""
     response = VoiceResponse()
     connect = Connect(action=settings.url("/twilio/after-stream"), method="POST")
     stream = connect.stream(url=settings.stream_url)
     stream.parameter(name="token", value=token)
     stream.parameter(name="language", value=language)
+    if resume:
+        stream.parameter(name="resume", value="1")
     response.append(connect)
     return str(response)
 

@@ -28,9 +28,11 @@ async def incoming_call(params: TwilioParams, runtime: RuntimeDep) -> Response:
     if not call_sid:
         raise HTTPException(status_code=400, detail="CallSid missing")
     language = runtime.settings.language
-    if runtime.registry.active_sessions >= runtime.settings.max_calls:
+    if runtime.drain.active or runtime.registry.active_sessions >= runtime.settings.max_calls:
         log.warning(
-            "call %s: this server is full (%d calls); straight to a person", call_sid, runtime.settings.max_calls
+            "call %s: this server is %s; straight to a person",
+            call_sid,
+            "draining" if runtime.drain.active else f"full ({runtime.settings.max_calls} calls)",
         )
         default = runtime.rulebook.active.targets[DEFAULT_TARGET]
         announcement = prompt_audio_url(runtime, language, "busy_transfer")
@@ -45,8 +47,19 @@ async def incoming_call(params: TwilioParams, runtime: RuntimeDep) -> Response:
 async def after_stream(params: TwilioParams, runtime: RuntimeDep) -> Response:
     record, transfer = await runtime.recall_call(params.get("CallSid", ""))
     outcome = record.outcome if record is not None else None
+    call_sid = params.get("CallSid", "")
     if outcome is None:
-        log.warning("call %s: stream ended without a decision; handing to a person", params.get("CallSid"))
+        # The call's progress lives in this process: resume here, but not on an instance that is leaving (the new
+        # stream would reach a server that has not got it; with shared live state that changes).
+        progress = None if runtime.drain.active else runtime.registry.take_resume(call_sid)
+        if progress is not None:
+            # Its server died or drained mid-dialog: a new stream (to any instance) picks the dialog up again.
+            log.warning("call %s: stream ended without a decision; resuming the dialog on a new stream", call_sid)
+            runtime.registry.add_event(call_sid, "action", text="resumed", detail="the media stream was lost")
+            token = runtime.tokens.issue(call_sid)
+            resumed = twiml.connect_stream(runtime.settings, token, progress.language, resume=True)
+            return Response(resumed, media_type=XML)
+        log.warning("call %s: stream ended without a decision; handing to a person", call_sid)
     if outcome is not None and outcome.kind == "transfer" and transfer is not None:
         return Response(transfer_response(runtime, transfer), media_type=XML)
     default = runtime.rulebook.active.targets[DEFAULT_TARGET]

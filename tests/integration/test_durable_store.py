@@ -7,9 +7,7 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,16 +15,20 @@ import pytest
 
 from ivr.call.record import CallRecord
 from ivr.config import REPO_ROOT
-from ivr.simulator.local import free_port
 from ivr.simulator.turns import CallerTurn, PressTurn, SilenceTurn, text_turn
 from ivr.simulator.twilio import TwilioSimulator
 from ivr.store.models import Call
 from ivr.store.repository import Store
-from ivr.telephony.security import SignatureChecker
 from tests.integration.conftest import LiveServer
-
-AUTH_TOKEN = "store-crash-test-token"
-SPEED = 4.0
+from tests.integration.server_process import (
+    AUTH_TOKEN,
+    IVR,
+    SPEED,
+    UVICORN,
+    live_record,
+    server_env,
+    server_process,
+)
 
 
 def _stored_call(store: Store, call_sid: str, until: str = "completed", timeout_s: float = 10.0) -> Call:
@@ -72,75 +74,6 @@ async def test_a_simulated_call_is_stored_turn_by_turn_with_personal_data_masked
 
 
 # ── a real server process, killed mid-call ────────────────────────────────────────────────────────────────
-def _server_env(data_dir: Path, port: int, model: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "IVR_DATA_DIR": str(data_dir),
-        "IVR_AUDIO_CACHE_DIR": str(data_dir / "cache"),
-        "IVR_VOSK_MODEL": str(model),
-        "IVR_WARM_RECOGNIZERS": "0",  # keypad turns only: no speech to decode
-        "IVR_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "IVR_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "IVR_PLAYBACK_SPEED": str(SPEED),
-        "IVR_LANGUAGE": "nl",
-        "IVR_NO_INPUT_TIMEOUT_S": "60",
-    }
-
-
-UVICORN = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port"]
-#: the installed ``ivr`` command of this environment
-IVR = str(Path(sys.executable).with_name("ivr"))
-
-
-@contextlib.contextmanager
-def _server_process(
-    data_dir: Path, model: Path, command: list[str] = UVICORN, cwd: Path = REPO_ROOT
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """``python -m uvicorn app:app`` (or ``command`` + port) in its own process, as a deployment runs it."""
-    port = free_port()
-    log = (data_dir / f"server-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [*command, str(port)],
-        cwd=cwd,
-        env=_server_env(data_dir, port, model),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"server exited with {process.returncode}: {_tail(data_dir / f'server-{port}.log')}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"server did not start: {_tail(data_dir / f'server-{port}.log')}")
-            time.sleep(0.1)
-        yield process, base_url
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        log.close()
-
-
-def _tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-3000:] if path.exists() else ""
-
-
-def _live_record(base_url: str, call_sid: str) -> CallRecord | None:
-    """What the server holds in memory for the call right now (the signed call-log endpoint)."""
-    url = f"{base_url}/twilio/calls/{call_sid}"
-    response = httpx.get(url, headers={"X-Twilio-Signature": SignatureChecker(AUTH_TOKEN).sign(url, {})}, timeout=5)
-    return CallRecord.model_validate(response.json()) if response.status_code == 200 else None
-
-
 @pytest.mark.slow
 @pytest.mark.model
 async def test_a_killed_server_loses_no_completed_turn_and_its_call_is_closed_as_interrupted(
@@ -149,14 +82,14 @@ async def test_a_killed_server_loses_no_completed_turn_and_its_call_is_closed_as
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     call_sid = TwilioSimulator.new_call_sid()
-    with _server_process(data_dir, ko_model_path) as (process, base_url):
+    with server_process(data_dir, ko_model_path) as (process, base_url):
         simulator = TwilioSimulator(base_url, AUTH_TOKEN, speed=SPEED, timeout_s=120)
         turns: list[CallerTurn] = [PressTurn("5"), PressTurn("7"), SilenceTurn(120)]
         caller = asyncio.create_task(simulator.call(turns, call_sid=call_sid))
         completed: CallRecord | None = None
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not caller.done():
-            record = await asyncio.to_thread(_live_record, base_url, call_sid)
+            record = await asyncio.to_thread(live_record, base_url, call_sid)
             if record is not None and sum(e.kind == "dtmf" for e in record.events) >= 2:
                 completed = record
                 break
@@ -179,7 +112,7 @@ async def test_a_killed_server_loses_no_completed_turn_and_its_call_is_closed_as
         assert kept[: len(expected)] == expected, "a turn the server had completed was lost"
         assert ("dtmf", "7") in [(kind, text) for _, kind, text in kept]
 
-        with _server_process(data_dir, ko_model_path):
+        with server_process(data_dir, ko_model_path):
             restarted = store.get_call(call_sid)
         assert restarted is not None
         assert (restarted.status, restarted.outcome_reason) == ("interrupted", "interrupted")
@@ -195,7 +128,7 @@ def test_ivr_serve_starts_the_server_from_any_directory(ko_model_path: Path, tmp
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     command = [IVR, "serve", "--host", "127.0.0.1", "--port"]
-    with _server_process(tmp_path, ko_model_path, command=command, cwd=elsewhere) as (_, base_url):
+    with server_process(tmp_path, ko_model_path, command=command, cwd=elsewhere) as (_, base_url):
         assert httpx.get(f"{base_url}/healthz", timeout=5).json()["status"] == "ok"
 
 
@@ -207,14 +140,14 @@ async def test_a_second_server_on_a_busy_port_leaves_the_running_servers_call_al
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     call_sid = TwilioSimulator.new_call_sid()
-    with _server_process(data_dir, ko_model_path) as (_, base_url):
+    with server_process(data_dir, ko_model_path) as (_, base_url):
         simulator = TwilioSimulator(base_url, AUTH_TOKEN, speed=SPEED, timeout_s=120)
         caller = asyncio.create_task(simulator.call([PressTurn("5"), SilenceTurn(120)], call_sid=call_sid))
         store = Store.open(f"sqlite:///{data_dir / 'warmline.db'}")
         try:
             await asyncio.to_thread(_stored_call, store, call_sid, "in-progress")
             port = base_url.rsplit(":", 1)[1]
-            env = _server_env(data_dir, int(port), ko_model_path)
+            env = server_env(data_dir, int(port), ko_model_path)
             for command in ([*UVICORN, port], [IVR, "serve", "--host", "127.0.0.1", "--port", port]):
                 second = await asyncio.to_thread(
                     subprocess.run, command, cwd=REPO_ROOT, env=env, capture_output=True, timeout=120

@@ -16,6 +16,7 @@ from ivr.dialog.actions import (
     KeyPress,
     Listen,
     NoInput,
+    Resumed,
     Say,
     Transfer,
     Utterance,
@@ -454,3 +455,17 @@ def test_a_plain_no_to_anything_else_ends_the_call_even_when_a_supervisor_taught
     _, turn = call(taught, said("hoe laat zijn jullie open"), said("nee"))
     assert spoken(turn) == ["goodbye"]
     assert any(isinstance(a, Hangup) for a in turn.actions)
+
+
+def test_a_resumed_call_apologises_once_and_asks_the_question_of_that_moment_again(ctx: DialogContext) -> None:
+    _, missed = call(ctx, said("waar blijft mijn bestelling"), said("geen idee"))
+    assert missed.state.step == "order_number" and missed.state.failures == 1
+    resumed = step(ctx, missed.state, Resumed())
+    assert spoken(resumed) == ["resumed", "ask_order_number"]
+    assert "verbinding viel even weg" in text(resumed)
+    assert resumed.state == missed.state, "not a turn of the caller's: same step, failures, facts and turn count"
+    assert any(isinstance(a, Listen) and a.grammar == "digits" for a in resumed.actions)
+
+
+def test_a_call_resumed_before_its_greeting_is_simply_greeted(ctx: DialogContext) -> None:
+    assert spoken(step(ctx, DialogState(), Resumed())) == ["greeting"]

@@ -1,0 +1,31 @@
+"""Where a call's conversation stands, kept after every turn so a new media stream can pick it up.
+
+When a stream ends without a decision — its server was killed, crashed or drained — Twilio asks
+``/twilio/after-stream`` on whichever instance the load balancer picks. That instance finds the call's progress in the
+registry and answers with a new stream that resumes the dialog at the same step, with the same signals and failure
+count (:class:`ivr.dialog.actions.Resumed`). A call resumes at most once; a second loss goes to a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ivr.dialog.engine import DialogState
+from ivr.understanding import CallSignals
+
+#: resumes a call may have; one more lost stream goes to a person
+MAX_RESUMES = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A call's dialog state and signals after its latest turn, and how often it was resumed already."""
+
+    state: DialogState
+    signals: CallSignals
+    language: str
+    resumes: int = 0
+
+    @property
+    def resumable(self) -> bool:
+        return not self.state.ended and self.resumes < MAX_RESUMES
