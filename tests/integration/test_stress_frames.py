@@ -17,7 +17,7 @@ import websockets
 
 from ivr.simulator.turns import PressTurn, SilenceTurn
 from ivr.simulator.twilio import TwilioSimulator
-from tests.integration.test_durable_store import AUTH_TOKEN, _server_process
+from tests.integration.server_process import AUTH_TOKEN, server_process
 
 SOCKETS = 16
 FRAMES_PER_SOCKET = 400
@@ -77,7 +77,7 @@ async def test_a_storm_of_hostile_frames_leaves_the_server_up_a_caller_unharmed_
 ) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    with _server_process(data_dir, ko_model_path) as (process, base_url):
+    with server_process(data_dir, ko_model_path) as (process, base_url):
         simulator = TwilioSimulator(base_url, AUTH_TOKEN, speed=1.0, timeout_s=120)
         await simulator.call([PressTurn("0")])  # one call first: lazily built things exist before the baseline
         await asyncio.sleep(1)
