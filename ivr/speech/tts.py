@@ -37,6 +37,7 @@ import yaml
 
 from ivr.audio.codec import TELEPHONE_RATE, read_wav, resample, ulaw_encode, wav_bytes
 from ivr.errors import GrammarError, SynthesisError
+from ivr.speech.espeak_process import EspeakProcess
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,8 @@ def _quiet_driver_print(*args: object, **_: object) -> None:
 
 
 class _Engine:
-    """pyttsx3, driven by the owner thread only; lives as long as the process (espeak-ng cannot re-init).
+    """pyttsx3 in the speech engine's own process (:mod:`ivr.speech.espeak_process`), driven by one thread; lives as
+    long as that process (espeak-ng cannot re-init).
 
     pyttsx3 2.99's espeak driver is fragile when used back to back, and every step below avoids one trap:
     espeak-ng synthesises on its own thread, so ``runAndWait`` may return before the file exists; the driver
@@ -211,7 +213,7 @@ class _Engine:
             time.sleep(0.001)
 
 
-_Job = tuple[Callable[[_Engine], Any], Future[Any]]
+_Job = tuple[Callable[[EspeakProcess], Any], Future[Any]]
 
 
 class _EngineOwner:
@@ -241,7 +243,7 @@ class _EngineOwner:
     def alive(self) -> bool:
         return self.thread.is_alive() and not self._closed
 
-    def submit(self, job: Callable[[_Engine], T]) -> Future[T]:
+    def submit(self, job: Callable[[EspeakProcess], T]) -> Future[T]:
         future: Future[T] = Future()
         with self._lock:
             if self._closed or not self.thread.is_alive():
@@ -285,8 +287,9 @@ class _EngineOwner:
         global _ENGINE
         try:
             if _ENGINE is None:
-                _ENGINE = _Engine()
+                _ENGINE = EspeakProcess(DEFAULT_TIMEOUT_S)
             engine = _ENGINE
+            engine.start()
         except Exception as exc:
             self._init_error = exc
             self._ready.set()
@@ -319,7 +322,7 @@ class _EngineOwner:
                 item[1].set_exception(SynthesisError("the speech engine stopped before this prompt was spoken"))
 
 
-_ENGINE: _Engine | None = None
+_ENGINE: EspeakProcess | None = None
 _OWNER: _EngineOwner | None = None
 _OWNER_LOCK = threading.Lock()
 
@@ -627,7 +630,7 @@ class SpeechSynthesizer:
         with self._lock:
             self._inflight.pop(key, None)
 
-    def _render(self, engine: _Engine, request: _Request) -> bytes:
+    def _render(self, engine: EspeakProcess, request: _Request) -> bytes:
         """Runs on the owner thread: espeak-ng → 8 kHz → both cache files → memory."""
         started = time.perf_counter()
         raw = self.cache_dir / f".render-{uuid.uuid4().hex}.part"

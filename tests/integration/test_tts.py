@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 import time
 import wave
 from collections.abc import Iterator
@@ -14,8 +16,9 @@ import pytest
 
 from ivr.audio.codec import TELEPHONE_RATE, Pcm, rms_dbfs, ulaw_decode
 from ivr.errors import GrammarError, SynthesisError
+from ivr.speech.espeak_process import EspeakProcess
 from ivr.speech.prompts import load_prompts, placeholders, render_all
-from ivr.speech.tts import SpeechSynthesizer
+from ivr.speech.tts import SpeechSynthesizer, VoiceSettings
 
 SHORT = {
     "nl": "Welkom bij Warmline. Waarmee kan ik u helpen?",
@@ -356,3 +359,24 @@ async def test_repository_greeting_is_prerendered_with_the_company_name(
     assert await synth.prerender(greeting.format(company="Warmline Demo"), language)
     assert 1.0 < seconds(await synth.synthesize(greeting.format(company="Warmline Demo"), language)) < 20
     assert synth.cache_stats.misses == 1
+
+
+def test_a_crashed_speech_engine_costs_nothing_but_a_restart(tmp_path: Path) -> None:
+    # libespeak-ng has segfaulted inside espeak_Synth; in the server process that would end every live call.
+    engine = EspeakProcess(timeout_s=20)
+    try:
+        engine.start()
+        voice = VoiceSettings("gmw/nl", 160)
+        engine.save("goedemiddag", voice, tmp_path / "before.wav")
+        first = engine.pid
+        assert first is not None
+        os.kill(first, signal.SIGSEGV)  # what a crash in libespeak-ng does to its process
+        deadline = time.monotonic() + 5
+        while engine.alive and time.monotonic() < deadline:
+            time.sleep(0.01)
+        engine.save("goedemiddag", voice, tmp_path / "after.wav")
+        assert engine.pid not in (None, first), "a fresh engine process took the next prompt"
+        with wave.open(str(tmp_path / "after.wav")) as wav:
+            assert wav.getnframes() > 1000
+    finally:
+        engine.close()
