@@ -71,6 +71,8 @@ class SimulatedCall:
     whisper_twiml: str | None = None
     whisper_audio: bytes | None = None
     dial_result_twiml: str | None = None
+    #: what Twilio played the caller while the enqueued call waited for a colleague (the ``waitUrl`` TwiML)
+    hold_twiml: str | None = None
     callback_twiml: str | None = None
     record: CallRecord | None = None
     transfer: TransferRecord | None = None
@@ -264,6 +266,13 @@ class TwilioSimulator:
         if not result.after_stream_twiml:
             return
         root = ET.fromstring(result.after_stream_twiml)
+        enqueue = root.find("Enqueue")
+        if enqueue is not None and enqueue.get("waitUrl"):
+            # The caller waits for a TaskRouter worker: Twilio fetches the waitUrl's TwiML and plays it to them.
+            response = await self._post(
+                client, enqueue.get("waitUrl", ""), self._params(result.call_sid, "in-progress")
+            )
+            result.hold_twiml = response.text
         dial = root.find("Dial")
         if dial is None:
             return

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import TypeAdapter
 
 from ivr.call.record import CallbackRequest, TransferRecord
+from ivr.config import REPO_ROOT
 from ivr.deps import RuntimeDep
 from ivr.rules.schema import Target
 from ivr.runtime import Runtime
@@ -26,6 +27,7 @@ from ivr.transfer.twiml import (
     callback_confirmed_twiml,
     dial_result_twiml,
     handover_task_attributes,
+    hold_twiml,
     transfer_twiml,
     whisper_twiml,
 )
@@ -39,6 +41,9 @@ _templates = Environment(loader=PackageLoader("ivr", "templates"), autoescape=se
 
 #: how long a signed audio or agent link stays valid
 LINK_TTL_S = 24 * 3600
+#: the shipped hold sounds, and the one played while a caller waits for a colleague
+HOLD_DIR = REPO_ROOT / "audio" / "hold"
+HOLD_AUDIO = "chime.wav"
 
 
 def prompt_audio_url(runtime: Runtime, language: str, key: str) -> str:
@@ -80,6 +85,7 @@ def transfer_response(runtime: Runtime, transfer: TransferRecord) -> str:
         task_attributes=attributes,
         language=transfer.language,
         priority=transfer.priority,
+        wait_url=runtime.settings.url(f"/twilio/hold?language={quote(transfer.language)}"),
     )
 
 
@@ -163,6 +169,24 @@ async def summary_audio(transfer_id: SignedTransfer, runtime: RuntimeDep) -> Fil
     if record is None or not record.summary_audio:
         raise HTTPException(status_code=404, detail="no summary audio")
     return FileResponse(record.summary_audio, media_type="audio/wav", headers=agent_page_headers(new_nonce()))
+
+
+@router.post("/twilio/hold")
+async def hold(_: TwilioParams, runtime: RuntimeDep, language: Annotated[str, Query(max_length=8)] = "nl") -> Response:
+    """Enqueue's ``waitUrl``: the caller waiting for a colleague hears they are still connected, then hold audio."""
+    if language not in runtime.flows:
+        language = runtime.settings.language
+    still = prompt_audio_url(runtime, language, "hold_still_connected")
+    return Response(hold_twiml(still, runtime.settings.url(f"/audio/hold/{HOLD_AUDIO}")), media_type=XML)
+
+
+@router.get("/audio/hold/{name}")
+async def hold_audio(name: str) -> FileResponse:
+    """The shipped hold sounds (audio/hold/, listed in audio/MANIFEST.yaml): real sound, never silence."""
+    path = HOLD_DIR / name
+    if not name.endswith(".wav") or "/" in name or not path.is_file():
+        raise HTTPException(status_code=404, detail="unknown hold audio")
+    return FileResponse(path, media_type="audio/wav")
 
 
 @router.get("/audio/prompts/{language}/{key}.wav")

@@ -131,6 +131,7 @@ def transfer_twiml(
     timeout_s: int = 20,
     task_attributes: Mapping[str, object] | None = None,
     priority: int | None = None,
+    wait_url: str | None = None,
 ) -> str:
     """Hand the caller to a person.
 
@@ -145,7 +146,10 @@ def transfer_twiml(
     response = VoiceResponse()
     if target.type == "taskrouter":
         attributes = {"language": language, **(task_attributes or {})}
-        enqueue = Enqueue(workflow_sid=target.workflow_sid, action=dial_action_url, method="POST")
+        # While the task waits for a colleague, Twilio plays ``wait_url``'s TwiML to the caller, again and again:
+        # never silence on the line.
+        extra = {"wait_url": wait_url, "wait_url_method": "POST"} if wait_url else {}
+        enqueue = Enqueue(workflow_sid=target.workflow_sid, action=dial_action_url, method="POST", **extra)
         enqueue.task(task_json(attributes), priority=priority)
         response.append(enqueue)
         return str(response)
@@ -155,6 +159,15 @@ def transfer_twiml(
     else:
         dial.sip(target.uri, url=whisper_url, method="POST")
     response.append(dial)
+    return str(response)
+
+
+def hold_twiml(still_connected_url: str, music_url: str, plays: int = 2) -> str:
+    """What a caller waiting for a colleague hears: that they are still connected, then the hold chime ``plays``
+    times (~16 s). Twilio asks for it again when it ends, so the reassurance comes back periodically."""
+    response = VoiceResponse()
+    response.play(still_connected_url)
+    response.play(music_url, loop=plays)
     return str(response)
 
 

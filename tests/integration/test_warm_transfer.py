@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import wave
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -88,6 +90,25 @@ async def test_a_fraud_caller_is_enqueued_for_taskrouter_with_the_summary_in_the
     assert attributes["summary"] == call.transfer.summary and attributes["intent"] == "fraud"
     assert "/agent/transfers/" in str(attributes["agent_url"])
     assert attributes["transcript"] and attributes["signals"]["distress"] >= 0
+
+
+async def test_a_caller_waiting_in_the_queue_hears_they_are_still_connected_and_hold_audio_never_silence(
+    text_server: LiveServer,
+) -> None:
+    call = await _call(text_server, ["iemand heeft met mijn pas betaald in het buitenland help"])
+
+    assert call.after_stream_twiml is not None and "<Enqueue" in call.after_stream_twiml
+    assert call.hold_twiml is not None, "Twilio was given a waitUrl and fetched it"
+    plays = ET.fromstring(call.hold_twiml).findall("Play")
+    assert [p.text.rsplit("/", 1)[-1] for p in plays if p.text] == ["hold_still_connected.wav", "chime.wav"]
+    assert int(plays[1].get("loop", "1")) >= 2
+    async with httpx.AsyncClient(timeout=30) as client:
+        for play in plays:
+            audio = await client.get(play.text or "")
+            assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
+            with wave.open(io.BytesIO(audio.content)) as wav:
+                pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16)
+            assert rms_dbfs(pcm) > -35.0, "real sound, not silence"
 
 
 async def test_a_distressed_caller_goes_to_a_person_even_for_a_self_service_question(text_server: LiveServer) -> None:

@@ -13,6 +13,7 @@ from ivr.transfer.twiml import (
     callback_confirmed_twiml,
     dial_result_twiml,
     handover_task_attributes,
+    hold_twiml,
     task_json,
     transfer_twiml,
     whisper_twiml,
@@ -189,3 +190,19 @@ def test_confirmed_call_back_is_announced_then_the_call_ends() -> None:
 
     assert _verbs(root) == ["Play", "Hangup"]
     assert root[0].text == "https://ivr.example.nl/audio/nl/callback_confirmed.wav"
+
+
+def test_an_enqueued_caller_is_given_hold_twiml_with_a_reassurance_then_hold_audio() -> None:
+    queue = TaskRouterTarget(type="taskrouter", workflow_sid=WORKFLOW)
+    root = ET.fromstring(
+        transfer_twiml(
+            queue, whisper_url=WHISPER, dial_action_url=DIAL_ACTION, language="nl", wait_url="https://x/twilio/hold"
+        )
+    )
+    assert root[0].attrib["waitUrl"] == "https://x/twilio/hold"
+    assert root[0].attrib["waitUrlMethod"] == "POST"
+    hold = ET.fromstring(hold_twiml("https://x/still.wav", "https://x/chime.wav"))
+    assert [(p.tag, p.text, p.get("loop")) for p in hold] == [
+        ("Play", "https://x/still.wav", None),
+        ("Play", "https://x/chime.wav", "2"),
+    ]
