@@ -465,7 +465,7 @@ def score_intent(text: str, model: IntentModel) -> IntentScores | IntentResult:
     return IntentScores(
         best=best,
         evidence=float(evidence[best]),
-        margin=float(evidence[best]) if runner_up == best else margin,
+        margin=margin,
         preferred=preferred,
         coverage=coverage,
         runner_up=runner_up,

@@ -41,9 +41,6 @@ from ivr.speech.espeak_process import EspeakProcess
 
 log = logging.getLogger(__name__)
 
-#: libespeak-ng is process-global: every pyttsx3 render in this process takes this lock
-_LIBESPEAK = threading.Lock()
-
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT_S = 15.0
@@ -173,13 +170,8 @@ class _Engine:
         return {str(name).lower() for v in self._engine.getProperty("voices") for name in (v.id, v.name)}
 
     def save(self, text: str, voice: VoiceSettings, path: Path) -> None:
-        """Render to a 22.05 kHz WAV, one render at a time in the whole process: libespeak-ng is one global engine,
-        and two synthesizers in one process (tests run several servers) crashed it when they rendered at once."""
-        with _LIBESPEAK:
-            self._save(text, voice, path)
-
-    def _save(self, text: str, voice: VoiceSettings, path: Path) -> None:
-        """All settings are made each time: espeak-ng keeps them between calls."""
+        """Render to a 22.05 kHz WAV. All settings are made each time: espeak-ng keeps them between calls. (Only the
+        speech engine's own process calls this, from one thread: see :mod:`ivr.speech.espeak_process`.)"""
         deadline = time.monotonic() + self._timeout_s
         self._wait_idle(deadline)
         try:

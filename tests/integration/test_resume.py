@@ -8,22 +8,26 @@ from pathlib import Path
 from ivr.simulator.local import local_server
 from ivr.simulator.scripted import ScriptedRecognizers
 from ivr.simulator.turns import CallerTurn, DropTurn, text_turn
-from ivr.simulator.twilio import TwilioSimulator
+from ivr.simulator.twilio import SimulatedCall, TwilioSimulator
 from tests.integration.conftest import SPEED, _settings
 
 
-async def test_a_lost_stream_resumes_the_dialog_at_the_same_step_with_the_same_failures(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, language="nl")
+async def _call(tmp_path: Path, said: list[str], turns: list[CallerTurn]) -> SimulatedCall:
+    """One simulated call to a fresh text-turn server; the recogniser hears ``said``, in order."""
     recognizers = ScriptedRecognizers()
-    with local_server(settings, recognizers=recognizers) as (base, live):
+    with local_server(_settings(tmp_path, language="nl"), recognizers=recognizers) as (base, live):
         simulator = TwilioSimulator(base, live.auth_token, speed=SPEED, timeout_s=90)
         call_sid = simulator.new_call_sid()
-        said = ["waar blijft mijn bestelling", "geen idee", "ik weet het echt niet"]
         recognizers.script(call_sid, said)
-        # Asked for the order number, the caller fails once; then the media stream breaks.
-        turns: list[CallerTurn] = [text_turn(said[0], "nl"), text_turn(said[1], "nl"), DropTurn()]
-        turns.append(text_turn(said[2], "nl"))
-        call = await asyncio.wait_for(simulator.call(turns, call_sid=call_sid), 90)
+        return await asyncio.wait_for(simulator.call(turns, call_sid=call_sid), 90)
+
+
+async def test_a_lost_stream_resumes_the_dialog_at_the_same_step_with_the_same_failures(tmp_path: Path) -> None:
+    said = ["waar blijft mijn bestelling", "geen idee", "ik weet het echt niet"]
+    # Asked for the order number, the caller fails once; then the media stream breaks.
+    turns: list[CallerTurn] = [text_turn(said[0], "nl"), text_turn(said[1], "nl"), DropTurn()]
+    turns.append(text_turn(said[2], "nl"))
+    call = await _call(tmp_path, said, turns)
 
     assert call.streams == 2, "Twilio was sent a new stream, not a person, on the first loss"
     assert call.record is not None
@@ -44,14 +48,8 @@ async def test_a_lost_stream_resumes_the_dialog_at_the_same_step_with_the_same_f
 
 
 async def test_a_second_lost_stream_goes_to_a_person_with_what_was_said_so_far(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, language="nl")
-    recognizers = ScriptedRecognizers()
-    with local_server(settings, recognizers=recognizers) as (base, live):
-        simulator = TwilioSimulator(base, live.auth_token, speed=SPEED, timeout_s=90)
-        call_sid = simulator.new_call_sid()
-        recognizers.script(call_sid, ["waar blijft mijn bestelling"])
-        turns: list[CallerTurn] = [text_turn("waar blijft mijn bestelling", "nl"), DropTurn(), DropTurn()]
-        call = await asyncio.wait_for(simulator.call(turns, call_sid=call_sid), 90)
+    turns: list[CallerTurn] = [text_turn("waar blijft mijn bestelling", "nl"), DropTurn(), DropTurn()]
+    call = await _call(tmp_path, ["waar blijft mijn bestelling"], turns)
 
     assert call.streams == 2, "resumed once, not twice"
     assert call.dial_target() is not None, "the second loss put the caller through to a person: never dropped"
