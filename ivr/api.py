@@ -75,13 +75,21 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
             purge_on_schedule(runtime.writer, settings.retention_days), name="retention-purge"
         )
         alive = asyncio.create_task(_keep_alive(runtime), name="instance-heartbeat")
+        claims = asyncio.create_task(_renew_claims(runtime), name="stream-claims")
+        channel = runtime.rules_channel
+        following = asyncio.create_task(
+            channel.listen(runtime.take_published_rules, lambda: rules.version.sha256)
+            if channel is not None
+            else asyncio.sleep(0),
+            name="rules-channel",
+        )
         # Ahead of uvicorn's own SIGTERM handler, which would close every live stream with 1012 at once.
         restore_sigterm = install_sigterm(runtime.drain, settings.drain_timeout_s)
         try:
             yield
         finally:
             restore_sigterm()
-            for task in (watcher, retention, warming, alive):
+            for task in (watcher, retention, warming, alive, claims, following):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -212,6 +220,18 @@ async def _keep_alive(runtime: Runtime) -> None:
         beats += 1
         if beats % 3 == 0:
             runtime.writer.submit(lambda _store: ownership.close_orphaned())
+
+
+async def _renew_claims(runtime: Runtime) -> None:
+    """Renew this instance's claims on its calls' streams (shared live state): a claim that lapses means the
+    instance is gone, and lets another take the call."""
+    every = runtime.settings.stream_claim_s / 3
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(runtime.registry.renew_claims)
+        except Exception as exc:
+            log.warning("could not renew the stream claims (%s); retrying in %.0f s", exc, every)
 
 
 #: an instance whose oldest unwritten change waited longer than this takes no new calls

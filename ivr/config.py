@@ -79,6 +79,18 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the call store, e.g. postgresql+psycopg://user:pw@host/db "
         "(default: SQLite data_dir/warmline.db).",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for live call state shared by several instances, e.g. redis://redis:6379/0 "
+        "(default: none, live state in this process's memory). Needs a shared database (PostgreSQL).",
+    )
+    stream_claim_s: float = Field(
+        default=15.0,
+        ge=3.0,
+        le=300.0,
+        description="How long an instance's claim on a call's media stream lasts without a heartbeat (renewed every "
+        "third of it); with Redis only.",
+    )
     redact: Annotated[list[RedactKind], NoDecode] = Field(
         default_factory=lambda: list(REDACT_KINDS),
         description="Personal data masked before storage, comma-separated (IVR_REDACT=iban,bsn,phone; 'none').",
@@ -143,6 +155,17 @@ class Settings(BaseSettings):
         for name, instead in RETIRED.items():
             if name in os.environ:
                 raise ValueError(f"{name} is no longer read: {instead}")
+        return self
+
+    @model_validator(mode="after")
+    def _shared_state_needs_a_shared_database(self) -> Settings:
+        if self.redis_url and self.resolved_database_url.startswith("sqlite"):
+            raise ValueError(
+                "IVR_REDIS_URL is set but the database is SQLite: instances sharing live state need one shared "
+                "database; set IVR_DATABASE_URL=postgresql+psycopg://…"
+            )
+        if self.redis_url is not None and urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("IVR_REDIS_URL must be a redis://, rediss:// or unix:// URL")
         return self
 
     @field_validator("public_url")

@@ -16,15 +16,19 @@ from pathlib import Path
 
 from ivr.call.record import CallRecord, CallRegistry, Sinks, TransferRecord
 from ivr.call.session import SessionDeps
+from ivr.call.shared import RedisCallRegistry, call_keys_alive, connect
 from ivr.config import Language, Settings
 from ivr.dialog.actions import GrammarName
 from ivr.dialog.engine import DialogContext
 from ivr.dialog.flow import Flow, load_flow
 from ivr.dialog.service import JsonServiceData, ServiceData
 from ivr.drain import Drain
+from ivr.files import write_atomically
 from ivr.metrics import ServerMetrics
 from ivr.prometheus import CallCounters
 from ivr.rules.book import RuleBook
+from ivr.rules.loader import RulesError
+from ivr.rules.sync import RulesChannel
 from ivr.signals.distress import DistressLexicon, load_distress_lexicon
 from ivr.signals.encoder import EncoderChoice
 from ivr.speech.stt import DecodePool
@@ -61,6 +65,8 @@ class Runtime:
     writer: StoreWriter
     ownership: Ownership
     counters: CallCounters
+    #: with shared live state: rules published here reach the other instances, and theirs reach this one
+    rules_channel: RulesChannel | None = None
     drain: Drain = field(default_factory=Drain)
     started: float = field(default_factory=time.time)
     startup_seconds: dict[str, float] = field(default_factory=dict)
@@ -74,6 +80,23 @@ class Runtime:
             raise TypeError("the dialogs of a runtime are a dict")
         self.flows[language] = flow
         dialogs[language] = dataclasses.replace(dialogs[language], flow=flow)
+
+    @property
+    def shared_state(self) -> bool:
+        """Live call state is in Redis: any instance can carry on any call."""
+        return isinstance(self.registry, RedisCallRegistry)
+
+    def take_published_rules(self, text: str) -> None:
+        """Rules another instance published: written to this instance's rules file and reloaded (validated as any
+        edit; a refused text is put back so the file and the active rules never disagree)."""
+        previous = self.rulebook.path.read_text(encoding="utf-8") if self.rulebook.path.exists() else None
+        write_atomically(self.rulebook.path, text)
+        try:
+            self.rulebook.reload()
+        except RulesError:
+            if previous is not None:
+                write_atomically(self.rulebook.path, previous)
+            raise
 
     async def recall_transfer(self, transfer_id: str) -> TransferRecord | None:
         """The transfer from memory, or from the store (a restart or eviction since), taken back into memory so
@@ -108,6 +131,8 @@ class Runtime:
         except Exception:
             log.exception("could not record this server's shutdown in the store")
         self.store.close()
+        if isinstance(self.registry, RedisCallRegistry):
+            self.registry.client.close()
 
 
 def load_service_data(settings: Settings) -> ServiceData:
@@ -143,7 +168,12 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
 
     t0 = time.perf_counter()  # first: a wrong IVR_DATABASE_URL fails start-up before threads exist
     store = Store.open(settings.resolved_database_url, redact_kinds=settings.redact)
-    ownership = Ownership(store, stale_after_s=3 * settings.instance_heartbeat_s)
+    shared = connect(settings.redis_url) if settings.redis_url else None
+    ownership = Ownership(
+        store,
+        stale_after_s=3 * settings.instance_heartbeat_s,
+        still_live=call_keys_alive(shared) if shared is not None else None,
+    )
     ownership.close_orphaned()  # calls a killed predecessor left open; never a live neighbour's
     ownership.register()
     # Changes the database could not take before the last shutdown wait in this journal (one data dir per server).
@@ -155,7 +185,20 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
     synth.start()
     pool = DecodePool(settings.decode_workers)
     counters = CallCounters()
-    registry = CallRegistry(sink=Sinks((writer, counters)), redact=partial(redact, kinds=settings.redact))
+    sink = Sinks((writer, counters))
+    registry: CallRegistry
+    if shared is not None:
+        registry = RedisCallRegistry(
+            client=shared,
+            instance_id=ownership.instance_id,
+            claim_s=settings.stream_claim_s,
+            sink=sink,
+            redact=partial(redact, kinds=settings.redact),
+        )
+        spend = registry.spend_token
+    else:
+        registry = CallRegistry(sink=sink, redact=partial(redact, kinds=settings.redact))
+        spend = None
     metrics = ServerMetrics()
     known_intents = {label for flow in flows.values() for label in flow.intents.labels}
     rulebook = RuleBook(
@@ -187,10 +230,16 @@ def build_runtime(settings: Settings, recognizers: RecognizerFactory, model_name
         lexicons=lexicons,
         handovers=desk,
     )
+    channel = (
+        RulesChannel(shared, settings.redis_url, ownership.instance_id)
+        if shared is not None and settings.redis_url
+        else None
+    )
     return Runtime(
+        rules_channel=channel,
         settings=settings,
         signatures=SignatureChecker(settings.auth_token),
-        tokens=StreamTokens(settings.auth_token, settings.stream_token_ttl_s),
+        tokens=StreamTokens(settings.auth_token, settings.stream_token_ttl_s, spend=spend),
         registry=registry,
         session_deps=deps,
         synth=synth,

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 from ivr.config import REPO_ROOT, Settings
+from tests.services import postgres_server, redis_server
+
+__all__ = ["postgres_server", "redis_server"]  # fixtures for every test directory
 
 
 def _ko_model_dir() -> Path | None:

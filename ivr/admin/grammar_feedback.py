@@ -15,9 +15,9 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from ivr.admin.rules_editor import write_atomically
 from ivr.dialog.digits import load_phrases, plain_answer
 from ivr.errors import IvrError
+from ivr.files import write_atomically
 from ivr.signals.intent import IntentModel, load_intent_model
 
 

@@ -4,11 +4,8 @@ write a published text so that the running server can never read half a file."""
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from collections.abc import Collection
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from ivr.rules.loader import RuleProblem, RulesError, parse_rules
@@ -85,16 +82,3 @@ def normalise_newlines(text: str) -> str:
     """Browsers post textareas with CRLF; the file keeps LF and ends with one newline."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text if text.endswith("\n") else text + "\n"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write next to the file and rename over it: the rules watcher sees the old text or the new, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -27,10 +27,10 @@ from ivr.admin.rules_editor import (
     check_draft,
     diff,
     normalise_newlines,
-    write_atomically,
 )
 from ivr.config import Language
 from ivr.evaluation import Classification
+from ivr.files import write_atomically
 from ivr.rules.loader import RulesError
 from ivr.runtime import Runtime
 from ivr.store.repository import RuleSource, Store
@@ -175,6 +175,8 @@ def _publish_locked(store: Store, runtime: Runtime, text: str, user: ConsoleUser
         f"rules v{version.id}",
         {"sha256": version.sha256, "rulebook_version": book_version.number, "note": note},
     )
+    if runtime.rules_channel is not None:
+        runtime.rules_channel.publish(text)  # the other instances take it too
     log.info("rules version %s published by %s (%s)", version.id, user.username, source)
     return version.id
 

@@ -1,8 +1,8 @@
 """What happened on a call, as it happens: the live record the session writes and the webhooks read.
 
 The media stream and the ``<Connect action>`` webhook are separate requests; the record is how the second learns what
-the first decided (transfer or goodbye). Kept behind a small interface so several workers can later share it out of
-process.
+the first decided (transfer or goodbye). Kept behind a small interface: :class:`CallRegistry` holds it in this
+process (the embedded default); :class:`ivr.call.shared.RedisCallRegistry` keeps it in Redis for several instances.
 """
 
 from __future__ import annotations
@@ -371,6 +371,16 @@ class CallRegistry:
     def release_stream(self, call_sid: str) -> None:
         with self._lock:
             self.streams.discard(call_sid)
+
+    def stream_ended(self, call_sid: str) -> None:
+        """Twilio reports the call's stream over (the after-stream webhook): whatever claim is left on it — a killed
+        server's — is stale, and must not keep a resumed stream out."""
+        self.release_stream(call_sid)
+
+    def renew_claims(self) -> int:
+        """Keep this instance's stream claims alive; in one process a claim lives as long as the process."""
+        with self._lock:
+            return len(self.streams)
 
     def session_opened(self) -> None:
         with self._lock:

@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -51,8 +52,17 @@ def process_exists(pid: int) -> bool:
 class Ownership:
     """This process as a call owner: register, heartbeat, stop, and close the calls of owners that are gone."""
 
-    def __init__(self, store: Store, *, stale_after_s: float, instance_id: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        stale_after_s: float,
+        instance_id: str | None = None,
+        still_live: Callable[[str], bool] | None = None,
+    ) -> None:
         self.store = store
+        #: with shared live state: a call another instance holds (or may still resume) is not interrupted
+        self.still_live = still_live
         self.stale_after = timedelta(seconds=stale_after_s)
         self.host = this_host()
         self.pid = os.getpid()
@@ -73,7 +83,7 @@ class Ownership:
         """A clean shutdown: this process is gone, and so are the calls it still held (returns how many closed)."""
         with self.store.session() as session:
             session.execute(update(Instance).where(Instance.id == self.instance_id).values(stopped_at=utcnow()))
-        return self.store.close_interrupted(owners={self.instance_id})
+        return self.store.close_interrupted(owners={self.instance_id}, still_live=self.still_live)
 
     def gone_owners(self) -> set[str | None]:
         """Owners of in-progress calls that will not finish them."""
@@ -96,4 +106,4 @@ class Ownership:
     def close_orphaned(self) -> int:
         """Close, as interrupted, the live calls whose owner is gone; returns how many."""
         gone = self.gone_owners()
-        return self.store.close_interrupted(owners=gone) if gone else 0
+        return self.store.close_interrupted(owners=gone, still_live=self.still_live) if gone else 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -295,12 +295,15 @@ class Store:
                 )
             )
 
-    def close_interrupted(self, owners: Collection[str | None] | None = None) -> int:
+    def close_interrupted(
+        self, owners: Collection[str | None] | None = None, still_live: Callable[[str], bool] | None = None
+    ) -> int:
         """Close calls left "in-progress" by a server that stopped without hanging them up; returns how many.
 
         They end at their last stored turn (the best knowledge of when the line went dead). ``owners`` limits it to
         the calls of those server instances (``None`` in it: calls with no recorded owner); which owners are gone
         is :class:`ivr.store.ownership.Ownership`'s to decide. Without ``owners``: every live call (tools only).
+        ``still_live`` (shared live state) spares a call another instance has taken over since (a resumed stream).
         """
         closed = 0
         query = select(Call).where(Call.status == IN_PROGRESS)
@@ -311,6 +314,8 @@ class Store:
         with self.session() as session:
             calls = session.scalars(query).all()
             for call in calls:
+                if still_live is not None and still_live(call.call_sid):
+                    continue
                 last_at = session.scalar(select(func.max(Turn.at_s)).where(Turn.call_id == call.id))
                 call.status = INTERRUPTED
                 call.ended_at = call.ended_at or _plus_seconds(call.started_at, last_at or 0.0)

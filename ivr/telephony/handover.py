@@ -6,8 +6,10 @@ the rest of the call, and nothing leaves the machine but the audio itself.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
@@ -168,7 +170,12 @@ async def summary_audio(transfer_id: SignedTransfer, runtime: RuntimeDep) -> Fil
     record = await runtime.recall_transfer(transfer_id)
     if record is None or not record.summary_audio:
         raise HTTPException(status_code=404, detail="no summary audio")
-    return FileResponse(record.summary_audio, media_type="audio/wav", headers=agent_page_headers(new_nonce()))
+    path = Path(record.summary_audio)
+    if not await asyncio.to_thread(path.is_file) and record.summary:
+        # Rendered on another instance (or purged from this cache): the same text renders the same audio, which
+        # this instance's cache keeps from now on — the redacted text is the record, the WAV is a rendering.
+        path = await runtime.synth.synthesize_wav(record.summary, record.summary_language or record.language)
+    return FileResponse(path, media_type="audio/wav", headers=agent_page_headers(new_nonce()))
 
 
 @router.post("/twilio/hold")

@@ -13,7 +13,7 @@ import hmac
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from twilio.request_validator import RequestValidator
 
@@ -41,11 +41,13 @@ class SignatureChecker:
 class StreamTokens:
     """HMAC tokens ``<expiry>.<mac>`` bound to one CallSid, handed to Twilio in a ``<Parameter>``."""
 
-    def __init__(self, secret: str, ttl_s: int) -> None:
+    def __init__(self, secret: str, ttl_s: int, spend: Callable[[str, int], bool] | None = None) -> None:
         self._key = hashlib.sha256(b"warmline-stream-token:" + secret.encode()).digest()
         self._ttl = ttl_s
         self._used: dict[str, int] = {}  # token → its expiry: a token opens one stream, once
         self._lock = threading.Lock()
+        #: shared live state: ``spend(token, expiry)`` is True the first time any instance spends the token
+        self._spend = spend
 
     def _mac(self, call_sid: str, expires: int) -> str:
         digest = hmac.new(self._key, f"{call_sid}.{expires}".encode(), hashlib.sha256).digest()
@@ -74,6 +76,10 @@ class StreamTokens:
         self.verify(token, call_sid, now)
         assert token is not None
         moment = int(now if now is not None else time.time())
+        if self._spend is not None:
+            if not self._spend(token, int(token.split(".", 1)[0])):
+                raise StreamTokenError("stream token already used")
+            return
         with self._lock:
             if token in self._used:
                 raise StreamTokenError("stream token already used")

@@ -49,9 +49,12 @@ async def after_stream(params: TwilioParams, runtime: RuntimeDep) -> Response:
     outcome = record.outcome if record is not None else None
     call_sid = params.get("CallSid", "")
     if outcome is None:
-        # The call's progress lives in this process: resume here, but not on an instance that is leaving (the new
-        # stream would reach a server that has not got it; with shared live state that changes).
-        progress = None if runtime.drain.active else runtime.registry.take_resume(call_sid)
+        # Whatever claim is left on the stream is stale now (a killed server's): it must not keep the resume out.
+        runtime.registry.stream_ended(call_sid)
+        # In one process the progress lives here: no resume from an instance that is leaving. With shared live
+        # state any instance the load balancer picks for the new stream has it.
+        leaving = runtime.drain.active and not runtime.shared_state
+        progress = None if leaving else runtime.registry.take_resume(call_sid)
         if progress is not None:
             # Its server died or drained mid-dialog: a new stream (to any instance) picks the dialog up again.
             log.warning("call %s: stream ended without a decision; resuming the dialog on a new stream", call_sid)

@@ -36,6 +36,16 @@ def test_a_public_url_that_is_not_a_url_says_what_one_looks_like(monkeypatch: py
     assert "https://ivr.example.com" in _error(monkeypatch, IVR_PUBLIC_URL="ivr.example.com")
 
 
+def test_shared_live_state_on_sqlite_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IVR_DATABASE_URL", raising=False)
+    line = _error(monkeypatch, IVR_REDIS_URL="redis://127.0.0.1:6379/0")
+    assert "\n" not in line and "IVR_REDIS_URL" in line and "IVR_DATABASE_URL=postgresql" in line
+    monkeypatch.setenv("IVR_DATABASE_URL", "postgresql+psycopg://u@db/warmline")
+    assert "redis://" in _error(monkeypatch, IVR_REDIS_URL="http://cache:6379")
+    monkeypatch.setenv("IVR_REDIS_URL", "redis://cache:6379/0")
+    assert Settings().redis_url == "redis://cache:6379/0"
+
+
 def test_the_retired_transfer_number_is_refused_with_where_people_answer_now(monkeypatch: pytest.MonkeyPatch) -> None:
     line = _error(monkeypatch, IVR_TRANSFER_NUMBER="+31201234567")
     assert "IVR_TRANSFER_NUMBER is no longer read" in line and "`default` target" in line
