@@ -3,7 +3,8 @@
 When a stream ends without a decision — its server was killed, crashed or drained — Twilio asks
 ``/twilio/after-stream`` on whichever instance the load balancer picks. That instance finds the call's progress in the
 registry and answers with a new stream that resumes the dialog at the same step, with the same signals and failure
-count (:class:`ivr.dialog.actions.Resumed`). A call resumes at most once; a second loss goes to a person.
+count (:class:`ivr.dialog.actions.Resumed`). A call resumes at most once after a loss; a second loss goes to a person.
+A draining instance's planned hand-over is not a loss.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ class Progress:
     signals: CallSignals
     language: str
     resumes: int = 0
+    #: hand-overs a draining instance made on purpose: they do not use up the call's resume (a rolling deploy of
+    #: every instance moves a long call several times; only losses count)
+    planned: int = 0
 
     @property
     def resumable(self) -> bool:
-        return not self.state.ended and self.resumes < MAX_RESUMES
+        return not self.state.ended and self.resumes - self.planned < MAX_RESUMES

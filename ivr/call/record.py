@@ -348,9 +348,20 @@ class CallRegistry:
     def save_progress(self, call_sid: str, progress: Progress) -> None:
         with self._lock:
             earlier = self.progress.get(call_sid)
-            if earlier is not None and earlier.resumes > progress.resumes:
-                progress = replace(progress, resumes=earlier.resumes)
+            if earlier is not None:
+                progress = replace(
+                    progress,
+                    resumes=max(earlier.resumes, progress.resumes),
+                    planned=max(earlier.planned, progress.planned),
+                )
             self.progress[call_sid] = progress
+
+    def plan_handover(self, call_sid: str) -> None:
+        """This instance is draining and hands the call over on purpose: the resume that follows is not a loss."""
+        with self._lock:
+            progress = self.progress.get(call_sid)
+            if progress is not None:
+                self.progress[call_sid] = replace(progress, planned=progress.planned + 1)
 
     def take_resume(self, call_sid: str) -> Progress | None:
         """The progress to resume a lost stream from, counting the resume — or None when the call may not resume

@@ -226,6 +226,7 @@ class CallSession:
             return
         log.info("call %s: handing over: %s", self.call_sid, reason)
         self._deps.registry.add_event(self.call_sid, "action", text="handed over", detail=reason)
+        self._deps.registry.plan_handover(self.call_sid)
         self.finished.set()
 
     # ── inbound events ──────────────────────────────────────────────────────────────────────────────────

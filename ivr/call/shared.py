@@ -316,27 +316,37 @@ class RedisCallRegistry(CallRegistry):
 
     def save_progress(self, call_sid: str, progress: Progress) -> None:
         # ``resumes`` lives in its own counter: only take_resume moves it
-        text = _PROGRESS.dump_json(replace(progress, resumes=0)).decode()
+        text = _PROGRESS.dump_json(replace(progress, resumes=0, planned=0)).decode()
         self.client.hset(self._call(call_sid), "progress", text)
 
-    def _progress(self, call_sid: str) -> tuple[Progress | None, int]:
-        text, resumes = self.client.hmget(self._call(call_sid), ["progress", "resumes"])
-        return (_PROGRESS.validate_json(text) if text else None), int(resumes or 0)
+    def plan_handover(self, call_sid: str) -> None:
+        key = self._call(call_sid)
+        if self.client.hexists(key, "progress"):
+            self.client.hincrby(key, "planned", 1)
+
+    def _progress(self, call_sid: str) -> Progress | None:
+        """The saved progress with its counters (kept apart from it: only resumes and hand-overs move them)."""
+        text, resumes, planned = (
+            _text(value) for value in self.client.hmget(self._call(call_sid), ["progress", "resumes", "planned"])
+        )
+        if not text:
+            return None
+        return replace(_PROGRESS.validate_json(text), resumes=int(resumes or 0), planned=int(planned or 0))
 
     def take_resume(self, call_sid: str) -> Progress | None:
         """Atomic across instances: the counter is incremented first, so two after-stream requests cannot both
         resume (a refused one leaves the count above the limit, which refuses later ones too)."""
-        progress, resumes = self._progress(call_sid)
-        if progress is None or progress.state.ended or resumes >= MAX_RESUMES:
+        progress = self._progress(call_sid)
+        if progress is None or not progress.resumable:
             return None
         count = int(self.client.hincrby(self._call(call_sid), "resumes", 1))
-        if count > MAX_RESUMES:
+        if count - progress.planned > MAX_RESUMES:
             return None
         return replace(progress, resumes=count - 1)
 
     def resuming(self, call_sid: str) -> Progress | None:
-        progress, resumes = self._progress(call_sid)
-        return replace(progress, resumes=resumes) if progress is not None and resumes > 0 else None
+        progress = self._progress(call_sid)
+        return progress if progress is not None and progress.resumes > 0 else None
 
 
 def call_keys_alive(client: Redis, prefix: str = "warmline:") -> Callable[[str], bool]:
@@ -345,12 +355,13 @@ def call_keys_alive(client: Redis, prefix: str = "warmline:") -> Callable[[str],
     def alive(call_sid: str) -> bool:
         pipe = client.pipeline(transaction=False)
         pipe.exists(f"{prefix}call:{call_sid}:stream")
-        pipe.hmget(f"{prefix}call:{call_sid}", ["progress", "resumes", "ended"])
-        held, (progress, resumes, ended) = pipe.execute()
+        pipe.hmget(f"{prefix}call:{call_sid}", ["progress", "resumes", "planned", "ended"])
+        held, (progress, resumes, planned, ended) = pipe.execute()
         if held:
             return True
         # No stream: alive only while a resume may still come (the after-stream webhook is on its way).
-        return ended is None and progress is not None and int(resumes or 0) < MAX_RESUMES
+        losses = int(resumes or 0) - int(planned or 0)
+        return ended is None and progress is not None and losses < MAX_RESUMES
 
     return alive
 

@@ -31,9 +31,13 @@ class ScriptedRecognizer(Recognizer):
     def final(self) -> Transcript:
         duration = self._samples / TELEPHONE_RATE
         self._samples = 0
-        text = self._script.popleft() if self._script else ""
+        text = self._next_text()
         words = tuple(Word(text=w, confidence=1.0) for w in text.split())
         return Transcript(text=text, words=words, duration=duration)
+
+    def _next_text(self) -> str:
+        """What the caller said in this utterance, by the script (nothing once it is spent)."""
+        return self._script.popleft() if self._script else ""
 
     def set_grammar(self, phrases: list[str] | None) -> None:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import tempfile
@@ -36,9 +37,11 @@ class PressTurn:
 
 @dataclass(frozen=True)
 class SilenceTurn:
-    """The caller says nothing for a while."""
+    """The caller says nothing for ``seconds`` (line time) — or until ``until`` is set, if sooner: a test's cue,
+    e.g. "keep thinking until every instance has been restarted"."""
 
     seconds: float
+    until: asyncio.Event | None = None
 
 
 @dataclass(frozen=True)

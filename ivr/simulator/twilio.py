@@ -44,7 +44,9 @@ class SimulationError(IvrError):
     """The server did not behave like Twilio expects (bad TwiML, refused stream, timeout)."""
 
 
-LineEventKind = Literal["speech_start", "speech_end", "dtmf", "prompt_start", "mark", "clear", "underrun"]
+LineEventKind = Literal[
+    "speech_start", "speech_end", "dtmf", "prompt_start", "mark", "clear", "underrun", "stream_start", "stream_end"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,8 @@ class LineEvent:
 
     ``speech_start``/``speech_end``: the first/last frame of a caller turn's audio was sent; ``prompt_start``: the
     first media frame of a prompt arrived; ``mark``: the server's end-of-prompt mark arrived (``detail`` = its name);
-    ``underrun``: a line tick found the playout buffer empty in the middle of a prompt (the caller hears a gap).
+    ``underrun``: a line tick found the playout buffer empty in the middle of a prompt (the caller hears a gap);
+    ``stream_start``/``stream_end``: a media stream of the call opened/closed (a resumed call has several).
     """
 
     at: float
@@ -106,6 +109,22 @@ class SimulatedCall:
         out[: len(left), 0] = left
         out[: len(right), 1] = right
         return out.reshape(-1)
+
+    def hand_over_gaps(self) -> list[float]:
+        """Seconds of silence the caller heard each time the call moved to a new stream (resumed after a lost or
+        handed-over stream): from the old stream's end to the first sound on the new one."""
+        gaps: list[float] = []
+        ended: float | None = None
+        waiting = False
+        for event in self.timeline:
+            if event.kind == "stream_end":
+                ended, waiting = event.at, False
+            elif event.kind == "stream_start" and ended is not None:
+                waiting = True
+            elif event.kind == "prompt_start" and waiting and ended is not None:
+                gaps.append(event.at - ended)
+                waiting = False
+        return gaps
 
     def dial_target(self) -> str | None:
         """The number in ``<Dial>`` of the after-stream TwiML, if the call was transferred."""
@@ -349,6 +368,7 @@ class TwilioSimulator:
         caller_audio: list[bytes] = []  # μ-law frames queued for the caller to "say"
         started = time.monotonic()
         async with self.media_stream(url, result.call_sid, parameters) as (ws, send):
+            result.timeline.append(LineEvent(time.monotonic(), "stream_start"))
             for raw in inject:
                 await ws.send(raw)
 
@@ -473,7 +493,10 @@ class TwilioSimulator:
                         await asyncio.sleep(turn.barge_in_ms / 1000 / self.speed)
                     elif not isinstance(turn, SilenceTurn):
                         await wait_until_bot_done(seen)
-                    seen = playout.prompts_started
+                    if not (isinstance(turn, SilenceTurn) and turn.until is not None):
+                        # A caller waiting for a cue has not "used up" the prompts meanwhile: the next turn
+                        # answers the latest one instead of waiting for another.
+                        seen = playout.prompts_started
                     if isinstance(turn, SpeakTurn):
                         await say(turn.audio)
                     elif isinstance(turn, PressTurn):
@@ -481,6 +504,9 @@ class TwilioSimulator:
                             result.timeline.append(LineEvent(time.monotonic(), "dtmf", digit))
                             await send({"event": "dtmf", "dtmf": {"track": "inbound_track", "digit": digit}})
                             await asyncio.sleep(0.15 / self.speed)
+                    elif isinstance(turn, SilenceTurn) and turn.until is not None:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(turn.until.wait(), turn.seconds / self.speed)
                     elif isinstance(turn, SilenceTurn):
                         await asyncio.sleep(turn.seconds / self.speed)
                 # The script is done: stay on the line until Warmline ends the stream (it always does: transfer,
@@ -501,6 +527,7 @@ class TwilioSimulator:
                         await task
             if result.hung_up:
                 await ws.close()
+        result.timeline.append(LineEvent(time.monotonic(), "stream_end"))
         result.close_code = ws.close_code
 
 
