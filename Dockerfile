@@ -11,7 +11,7 @@ RUN apt-get update \
 
 WORKDIR /app
 # Dependencies first (pinned by requirements.lock), so a code change does not reinstall them. The code itself runs
-# from /app (uvicorn imports app.py and ivr/ from its working directory; grammars/ and rules.yaml sit next to them).
+# from /app (uvicorn imports app.py and ivr/ from its working directory; grammars/ sits next to them).
 COPY pyproject.toml requirements.lock README.md ./
 COPY ivr/__init__.py ivr/__init__.py
 RUN pip install --no-cache-dir --constraint requirements.lock . \
@@ -21,12 +21,17 @@ RUN pip install --no-cache-dir --constraint requirements.lock . \
 COPY ivr ivr
 COPY grammars grammars
 COPY audio audio
-COPY app.py rules.yaml ./
+COPY app.py ./
+# The rules file is the supervisors' to publish (console): writable by the server, in a directory of its own so it
+# can be replaced atomically. With several instances, a rule set published on one reaches the others (Redis) and an
+# instance started later takes the latest one.
+RUN install -d -o warmline -g warmline /etc/warmline
+COPY --chown=warmline:warmline rules.yaml /etc/warmline/rules.yaml
 
 USER warmline
 ENV IVR_DATA_DIR=/var/lib/warmline \
     IVR_AUDIO_CACHE_DIR=/var/lib/warmline/cache \
-    IVR_RULES_FILE=/app/rules.yaml \
+    IVR_RULES_FILE=/etc/warmline/rules.yaml \
     PYTHONUNBUFFERED=1
 VOLUME ["/var/lib/warmline"]
 EXPOSE 8000

@@ -350,18 +350,21 @@ class RedisCallRegistry(CallRegistry):
 
 
 def call_keys_alive(client: Redis, prefix: str = "warmline:") -> Callable[[str], bool]:
-    """For start-up housekeeping: is the call still held by a live stream, or does it have a resume to come?"""
+    """For the store's housekeeping: is someone still carrying the call (a live stream, a resume to come, or the
+    end being written)? Only a call nobody carries may be closed as interrupted."""
 
     def alive(call_sid: str) -> bool:
         pipe = client.pipeline(transaction=False)
         pipe.exists(f"{prefix}call:{call_sid}:stream")
         pipe.hmget(f"{prefix}call:{call_sid}", ["progress", "resumes", "planned", "ended"])
         held, (progress, resumes, planned, ended) = pipe.execute()
-        if held:
+        if held or ended is not None:
+            # Carried by a live stream, or just ended: the instance that heard the end writes it (closing it here
+            # too would race that write and could win).
             return True
         # No stream: alive only while a resume may still come (the after-stream webhook is on its way).
         losses = int(resumes or 0) - int(planned or 0)
-        return ended is None and progress is not None and losses < MAX_RESUMES
+        return progress is not None and losses < MAX_RESUMES
 
     return alive
 

@@ -79,6 +79,7 @@ class Cluster:
             "IVR_REDIS_URL": self.redis_url,
             "IVR_RULES_FILE": str(instance.data_dir / "rules.yaml"),
             "IVR_ADMIN_TOKEN": ADMIN_TOKEN,
+            "IVR_SESSION_SECRET": "cluster-session-secret-shared-by-all-instances",
             "IVR_DRAIN_TIMEOUT_S": "2",
             "IVR_STREAM_CLAIM_S": "3",
             "IVR_INSTANCE_HEARTBEAT_S": "1",

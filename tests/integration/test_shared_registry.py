@@ -198,6 +198,21 @@ def test_housekeeping_spares_calls_another_instance_holds_or_may_still_resume(
     assert a.take_resume("CA8") is not None
     assert not alive("CA8"), "resumed before and no stream: nobody carries it"
     assert not alive("CA-unknown")
+    a.finish("CA8", "completed")
+    assert alive("CA8"), "just ended: the instance that heard the end writes it"
+
+
+def test_a_drains_planned_hand_overs_do_not_use_up_the_calls_one_resume(
+    pair: tuple[RedisCallRegistry, RedisCallRegistry],
+) -> None:
+    a, b = pair
+    a.open("CA9", "nl")
+    a.save_progress("CA9", _progress())
+    for _ in range(3):  # a rolling deploy moves the call three times
+        a.plan_handover("CA9")
+        assert b.take_resume("CA9") is not None
+    assert a.take_resume("CA9") is not None, "then one loss is still resumed"
+    assert b.take_resume("CA9") is None, "and a second loss goes to a person"
 
 
 def test_the_in_process_registry_and_the_shared_one_are_the_same_interface() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ivr.admin.rules_editor import annotate, check_draft, diff, normalise_newlines, write_atomically
+from ivr.admin.rules_editor import annotate, check_draft, diff, normalise_newlines
 from ivr.config import REPO_ROOT
+from ivr.files import write_atomically
 
 RULES = (REPO_ROOT / "rules.yaml").read_text(encoding="utf-8")
 INTENTS = {"fraud", "bereavement", "complaint", "cancel_subscription", "payment_failed", "refund", "balance", "unknown"}

@@ -19,7 +19,7 @@ def _instructions() -> list[tuple[str, str]]:
 def test_every_file_the_image_copies_exists() -> None:
     for instruction, args in _instructions():
         if instruction == "COPY":
-            *sources, _ = args.split()
+            *sources, _ = [word for word in args.split() if not word.startswith("--")]
             for source in sources:
                 assert (REPO_ROOT / source).exists(), f"Dockerfile copies {source}, which does not exist"
 
