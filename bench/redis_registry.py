@@ -5,36 +5,31 @@ python -m bench.redis_registry                 # 2,000 turns, 1 and 24 concurren
 python -m bench.redis_registry --turns 5000 --calls 1,24,96
 ```
 
-Starts a throwaway ``redis-server`` on a loopback port (the Debian package) and runs, for each configuration, what
-the call session does to the registry on one caller turn: the caller's line and the bot's answer as events, the dialog
-progress saved, and the record read back (the after-stream and console reads). In-process (``CallRegistry``, the
-embedded default) is the baseline; ``RedisCallRegistry`` is what each instance does with ``IVR_REDIS_URL`` set. The
-event-loop blocking this adds is the latency a turn gains. Percentiles per turn, side by side, and the ratio.
+Starts a throwaway ``redis-server`` on a loopback port (the Debian package, as the tests do) and runs, for each
+configuration, what the call session does to the registry on one caller turn: the caller's line and the bot's answer
+as events, and the dialog progress saved. In-process (``CallRegistry``, the embedded default) is the baseline;
+``RedisCallRegistry`` is what each instance does with ``IVR_REDIS_URL`` set. The event-loop blocking this adds is the
+latency a turn gains. Percentiles per turn, side by side, and the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import statistics
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
-import redis
 from rich.console import Console
 from rich.table import Table
 
-from bench.server import free_port
 from ivr.call.progress import Progress
 from ivr.call.record import CallRegistry
 from ivr.call.shared import RedisCallRegistry
 from ivr.dialog.engine import DialogState
 from ivr.understanding import CallSignals
+from tests.services import run_redis
 
 CALLER_LINE = "ik wil graag weten waar mijn bestelling blijft, het ordernummer is vier vijf een twee"
 BOT_LINE = "Uw bestelling 4 5 1 2 is onderweg, met verwachte bezorging morgen."
@@ -91,23 +86,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     options = parser.parse_args(argv)
     console = Console()
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("redis-server not found: install the Debian package redis-server")
-    directory = Path(tempfile.mkdtemp(prefix="warmline-bench-redis-"))
-    port = free_port()
-    server = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        client = redis.Redis(port=port, decode_responses=True)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
+    with run_redis() as server:
+        client = server.client()
         version = client.info("server")["redis_version"]
         table = Table(
             title=f"Registry work per caller turn (2 events + progress), redis-server {version} on loopback, "
@@ -136,11 +116,3 @@ def main(argv: Sequence[str] | None = None) -> None:
             "write); the 5 s stream-claim renewal is one pipelined round trip per instance, not per call."
         )
         client.close()
-    finally:
-        server.terminate()
-        server.wait(10)
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    main()

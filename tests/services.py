@@ -17,6 +17,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,17 +62,19 @@ def _as_server_user(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command]
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+class ServiceError(RuntimeError):
+    """A service could not be started (the message says what to install)."""
+
+
+@contextmanager
+def run_postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster on a free loopback port (for the tests' fixture and the benchmarks)."""
     bindir = _postgres_bindir()
     if bindir is None:
-        message = (
+        raise ServiceError(
             "PostgreSQL binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin: "
             "install the Debian package `postgresql` (scripts/install.sh does)"
         )
-        if os.environ.get(SKIP_ENV) == "1":
-            pytest.skip(f"{message}; skipped because {SKIP_ENV}=1")
-        pytest.fail(f"{message}, or set {SKIP_ENV}=1 to skip the PostgreSQL half of the store tests")
     directory = Path(tempfile.mkdtemp(prefix="warmline-pg-"))
     if os.geteuid() == 0:
         shutil.chown(directory, user="postgres", group="postgres")
@@ -93,12 +96,26 @@ def postgres_server() -> Iterator[PostgresServer]:
     )
     if started.returncode != 0:
         log = (directory / "server.log").read_text(errors="replace") if (directory / "server.log").exists() else ""
-        pytest.fail(f"PostgreSQL did not start: {started.stderr}\n{log}")
+        shutil.rmtree(directory, ignore_errors=True)
+        raise ServiceError(f"PostgreSQL did not start: {started.stderr}\n{log}")
     try:
         yield PostgresServer(port, directory)
     finally:
         subprocess.run(run([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    try:
+        with run_postgres() as server:
+            yield server
+    except ServiceError as exc:
+        if "not found" not in str(exc):
+            raise
+        if os.environ.get(SKIP_ENV) == "1":
+            pytest.skip(f"{exc}; skipped because {SKIP_ENV}=1")
+        pytest.fail(f"{exc}, or set {SKIP_ENV}=1 to skip the PostgreSQL half of the store tests")
 
 
 @dataclass(frozen=True)
@@ -114,43 +131,33 @@ class RedisServer:
         return redis.Redis(port=self.port, decode_responses=True)
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """``redis-server`` on a free port, without persistence; each test picks its own key prefix or flushes."""
+@contextmanager
+def run_redis() -> Iterator[RedisServer]:
+    """``redis-server`` on a free loopback port, without persistence (for the tests' fixture and the benchmarks)."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.fail("redis-server not found: install the Debian package `redis-server` (scripts/install.sh does)")
+        raise ServiceError(
+            "redis-server not found: install the Debian package `redis-server` (scripts/install.sh does)"
+        )
     directory = Path(tempfile.mkdtemp(prefix="warmline-redis-"))
     port = free_port()
     process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(directory)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     server = RedisServer(port, process)
     client = server.client()
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"redis-server did not start (exit {process.poll()})")
-            time.sleep(0.05)
     try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise ServiceError(f"redis-server did not start (exit {process.poll()})") from None
+                time.sleep(0.05)
         yield server
     finally:
         client.close()
@@ -160,3 +167,10 @@ def redis_server() -> Iterator[RedisServer]:
         except subprocess.TimeoutExpired:
             process.kill()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """Each test picks its own key prefix or flushes."""
+    with run_redis() as server:
+        yield server

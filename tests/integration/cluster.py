@@ -60,6 +60,9 @@ class Cluster:
     redis_url: str
     size: int = 3
     env: dict[str, str] = field(default_factory=dict)
+    #: the server command (without host and port) and the Vosk model it loads (unused by the scripted app)
+    app: list[str] = field(default_factory=lambda: list(APP))
+    model: Path = REPO_ROOT
     instances: list[Instance] = field(default_factory=list)
     lb_port: int = 0
     haproxy: subprocess.Popen[bytes] | None = None
@@ -85,7 +88,7 @@ class Cluster:
             "IVR_INSTANCE_HEARTBEAT_S": "1",
             **self.env,
         }
-        return server_env(instance.data_dir, self.lb_port, REPO_ROOT, extra)
+        return server_env(instance.data_dir, self.lb_port, self.model, extra)
 
     def start(self, index: int, wait: bool = True) -> Instance:
         instance = self.instances[index]
@@ -96,7 +99,7 @@ class Cluster:
             shutil.copy(REPO_ROOT / "rules.yaml", rules)
         log = instance.log.open("wb")
         instance.process = subprocess.Popen(
-            [*APP, "--host", "127.0.0.1", "--port", str(instance.port)],
+            [*self.app, "--host", "127.0.0.1", "--port", str(instance.port)],
             cwd=REPO_ROOT,
             env=self._instance_env(instance),
             stdout=log,
@@ -140,8 +143,8 @@ class Cluster:
         text = text.replace("bind :8080", f"bind 127.0.0.1:{self.lb_port}")
         for number, instance in enumerate(self.instances, start=1):
             text = text.replace(f"warmline{number}:8000", f"127.0.0.1:{instance.port}")
-        assert not re.search(r"warmline\d:8000", text), "the test cluster has fewer instances than the config"
-        return text
+        # fewer instances than the file names: the others go (a benchmark of one or two instances)
+        return re.sub(r"^\s*server\s+\S+\s+warmline\d:8000.*$\n?", "", text, flags=re.MULTILINE)
 
     @contextmanager
     def running(self) -> Iterator[Cluster]:

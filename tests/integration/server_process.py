@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -94,3 +95,13 @@ def live_record(base_url: str, call_sid: str) -> CallRecord | None:
     url = f"{base_url}/twilio/calls/{call_sid}"
     response = httpx.get(url, headers={"X-Twilio-Signature": SignatureChecker(AUTH_TOKEN).sign(url, {})}, timeout=5)
     return CallRecord.model_validate(response.json()) if response.status_code == 200 else None
+
+
+async def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll ``predicate`` (in a thread: it may do blocking I/O) until it holds; fail the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(predicate):
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")

@@ -15,18 +15,9 @@ from ivr.simulator.turns import PressTurn, SilenceTurn
 from ivr.simulator.twilio import TwilioSimulator
 from ivr.store.repository import Store
 from ivr.telephony.security import SignatureChecker
-from tests.integration.server_process import AUTH_TOKEN, SPEED, live_record, server_process
+from tests.integration.server_process import AUTH_TOKEN, SPEED, live_record, server_process, wait_for
 
 ADMIN = "drain-test-admin-token"
-
-
-async def _wait_for(predicate: object, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):  # type: ignore[arg-type]
-            return
-        await asyncio.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 async def _new_call_twiml(client: httpx.AsyncClient, base_url: str) -> str:
@@ -54,7 +45,7 @@ async def test_a_draining_instance_hands_its_live_call_over_cleanly_and_exits_0(
             record = live_record(base_url, call_sid)
             return record is not None and any(e.kind == "dtmf" for e in record.events)
 
-        await _wait_for(pressed, 60, "the caller's key press")
+        await wait_for(pressed, 60, "the caller's key press")
         started = time.monotonic()
         async with httpx.AsyncClient(timeout=5) as client:
             if trigger == "sigterm":

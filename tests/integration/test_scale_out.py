@@ -26,7 +26,7 @@ from ivr.store.repository import Store
 from ivr.transfer.links import sign_link
 from tests.integration.cluster import ADMIN_TOKEN, Cluster
 from tests.integration.console_helpers import SUPERVISOR, csrf_of
-from tests.integration.server_process import AUTH_TOKEN
+from tests.integration.server_process import AUTH_TOKEN, wait_for
 from tests.integration.shared_script_app import script
 from tests.services import PostgresServer, RedisServer
 
@@ -88,15 +88,6 @@ def _pid_of(instance_id: str) -> int:
     match = re.search(r"-(\d+)-[0-9a-f]{8}$", instance_id)
     assert match, instance_id
     return int(match.group(1))
-
-
-async def _wait_for(predicate: object, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):  # type: ignore[arg-type]
-            return
-        await asyncio.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def _at_order_number_with_one_failure(shared: redis.Redis, call_sids: list[str]) -> bool:
@@ -173,7 +164,7 @@ async def test_a_second_stream_for_a_claimed_call_is_refused_whichever_instance_
     call_sid = simulator.new_call_sid()
     script(shared, call_sid, ["waar blijft mijn bestelling"])
     caller = asyncio.create_task(_call(cluster, shared, [], extra=[SilenceTurn(20)], call_sid=call_sid))
-    await _wait_for(lambda: _stream_holder(shared, call_sid) is not None, 30, "the first stream's claim")
+    await wait_for(lambda: _stream_holder(shared, call_sid) is not None, 30, "the first stream's claim")
     holder = _stream_holder(shared, call_sid)
 
     # Twilio opens a second stream for the same call (it happens): three tries, so it reaches every instance.
@@ -205,7 +196,7 @@ async def test_killing_the_instance_that_holds_five_calls_resumes_each_elsewhere
         )
         for sid in sids
     ]
-    await _wait_for(lambda: _at_order_number_with_one_failure(shared, sids), 90, "every call mid-dialog")
+    await wait_for(lambda: _at_order_number_with_one_failure(shared, sids), 90, "every call mid-dialog")
 
     holders = {sid: _stream_holder(shared, sid) for sid in sids}
     by_instance: dict[str, list[str]] = {}
@@ -259,7 +250,7 @@ async def test_a_rolling_restart_of_every_instance_drops_no_call(cluster: Cluste
         text_turn(SELF_SERVICE[2], "nl"),
     ]
     tasks = [asyncio.create_task(simulator.call(list(turns), call_sid=sid)) for sid in sids]
-    await _wait_for(
+    await wait_for(
         lambda: all(shared.llen(f"test-script:{sid}") == 2 and _stream_holder(shared, sid) for sid in sids),
         60,
         "every call live, past its first line",
