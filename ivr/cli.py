@@ -47,15 +47,15 @@ def serve(
     """Run the Warmline server (Twilio webhooks and media streams).
 
     One process per machine: its decode threads (IVR_DECODE_WORKERS) already use every core, and a second process
-    would load the model again (~500 MB) while a call's stream and its follow-up webhooks may reach different
-    processes, whose live call state is not shared yet.
+    would load the model again (~500 MB) — measured worse than one (bench/README.md). More calls than one machine
+    holds: several instances on several machines with shared live state (IVR_REDIS_URL; deploy/README.md).
     """
     import uvicorn
 
     if workers != 1:
         raise typer.BadParameter(
-            "Warmline runs as one process per machine for now: raise IVR_DECODE_WORKERS to use more cores "
-            "(live call state is not shared between processes yet).",
+            "Warmline runs as one process per machine: raise IVR_DECODE_WORKERS to use more cores; for more calls "
+            "than one machine holds, run instances on several machines with IVR_REDIS_URL (deploy/README.md).",
             param_hint="--workers",
         )
 

@@ -222,12 +222,25 @@ def call_detail(engine: Engine, call_sid: str) -> Call | None:
         )
 
 
-def summary_audio_path(engine: Engine, call_sid: str) -> str | None:
+@dataclass(frozen=True)
+class SummaryAudio:
+    """Where the call's spoken summary was rendered, and the text and language to render it again from."""
+
+    path: str
+    text: str
+    language: str
+
+
+def summary_audio(engine: Engine, call_sid: str) -> SummaryAudio | None:
     with Session(engine) as session:
-        path = session.scalar(
-            select(Transfer.summary_audio).join(Call, Transfer.call_id == Call.id).where(Call.call_sid == call_sid)
-        )
-        return str(path) if path else None
+        row = session.execute(
+            select(Transfer.summary_audio, Transfer.summary, Transfer.summary_language, Call.language)
+            .join(Call, Transfer.call_id == Call.id)
+            .where(Call.call_sid == call_sid)
+        ).first()
+        if row is None or not row[0]:
+            return None
+        return SummaryAudio(path=str(row[0]), text=str(row[1] or ""), language=str(row[2] or row[3] or ""))
 
 
 # ── dry run input ────────────────────────────────────────────────────────────────────────────────────────

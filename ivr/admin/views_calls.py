@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from ivr.admin import queries
 from ivr.admin.auth import Viewer
-from ivr.admin.console import ConsoleDep, EngineDep, StoreDep
+from ivr.admin.console import ConsoleDep, EngineDep, RuntimeDep, StoreDep
 from ivr.admin.pages import render, zone_of
 
 router = APIRouter()
@@ -134,14 +134,22 @@ def call_page(call_sid: str, request: Request, user: Viewer, console: ConsoleDep
     call = store.get_call(call_sid)
     if call is None:
         raise HTTPException(404, f"no call {call_sid}")
-    audio = bool(call.transfer and call.transfer.summary_audio and Path(call.transfer.summary_audio).is_file())
+    # Rendered on this instance, or renderable here from the stored text (another instance rendered it).
+    transfer = call.transfer
+    audio = bool(transfer and transfer.summary_audio and (Path(transfer.summary_audio).is_file() or transfer.summary))
     return render(console, request, "call.html", user, section="calls", call=call, has_audio=audio)
 
 
 @router.get("/calls/{call_sid}/summary.wav")
-def summary_audio(call_sid: str, _: Viewer, engine: EngineDep) -> FileResponse:
-    """The spoken summary the colleague heard, for logged-in console users only."""
-    path = queries.summary_audio_path(engine, call_sid)
-    if path is None or not path.endswith(".wav") or not Path(path).is_file():
+async def summary_audio(call_sid: str, _: Viewer, engine: EngineDep, runtime: RuntimeDep) -> FileResponse:
+    """The spoken summary the colleague heard, for logged-in console users only. With several instances it may have
+    been rendered on another one: the same text renders the same audio here (then cached)."""
+    found = await asyncio.to_thread(queries.summary_audio, engine, call_sid)
+    if found is None or not found.path.endswith(".wav"):
         raise HTTPException(404, "no summary audio for this call")
+    path = Path(found.path)
+    if not await asyncio.to_thread(path.is_file):
+        if not found.text:
+            raise HTTPException(404, "no summary audio for this call")
+        path = await runtime.synth.synthesize_wav(found.text, found.language)
     return FileResponse(path, media_type="audio/wav")

@@ -316,25 +316,54 @@ async def test_the_instances_metrics_parse_and_count_every_call_once(cluster: Cl
     assert await asyncio.to_thread(_finished_calls, cluster) == before + 3
 
 
-def test_a_supervisor_publishing_rules_through_any_instance_changes_them_on_all(cluster: Cluster) -> None:
+@pytest.fixture(scope="module")
+def supervisor(cluster: Cluster) -> tuple[str, str]:
     store = Store.open(cluster.database_url)
     try:
         store.add_user(*SUPERVISOR, role="supervisor")
     finally:
         store.close()
+    return SUPERVISOR
+
+
+def _log_in(client: httpx.Client, user: tuple[str, str]) -> str:
+    """Through the load balancer (one session secret for all instances, as deploy/compose.yaml sets it)."""
+    form = client.get("/admin/login")
+    data = {"username": user[0], "password": user[1], "csrf_token": csrf_of(form.text)}
+    response = client.post("/admin/login", data=data)
+    assert response.status_code == 200 and "Transfer rules" in response.text, response.text[:300]
+    return csrf_of(client.get("/admin/rules").text)
+
+
+async def test_the_console_plays_a_calls_summary_whichever_instance_serves_it(
+    cluster: Cluster, shared: redis.Redis, supervisor: tuple[str, str]
+) -> None:
+    call = await _call(cluster, shared, TO_A_PERSON)
+    assert call.transfer is not None
+    await asyncio.sleep(1.0)  # the store writer
+
+    def fetch() -> list[bytes]:
+        with httpx.Client(base_url=cluster.url, timeout=20, follow_redirects=True) as client:
+            _log_in(client, supervisor)
+            page = client.get(f"/admin/calls/{call.call_sid}")
+            assert page.status_code == 200 and "summary.wav" in page.text
+            # three requests, round robin: at least two reach an instance that did not render the summary
+            return [client.get(f"/admin/calls/{call.call_sid}/summary.wav").content for _ in range(3)]
+
+    bodies = await asyncio.to_thread(fetch)
+    assert all(body[:4] == b"RIFF" for body in bodies)
+    assert len(set(bodies)) == 1, "the same text renders the same audio on every instance"
+
+
+def test_a_supervisor_publishing_rules_through_any_instance_changes_them_on_all(
+    cluster: Cluster, supervisor: tuple[str, str]
+) -> None:
     original = (cluster.instances[0].data_dir / "rules.yaml").read_text(encoding="utf-8")
     draft = original.replace("target: fraudeteam", "target: klachten", 1)
     assert draft != original
-    # Through the load balancer: the login, the form and the publish land on different instances (one session
-    # secret for all of them, as deploy/compose.yaml sets it).
+    # Through the load balancer: the login, the form and the publish land on different instances.
     with httpx.Client(base_url=cluster.url, timeout=20, follow_redirects=True) as client:
-        form = client.get("/admin/login")
-        response = client.post(
-            "/admin/login",
-            data={"username": SUPERVISOR[0], "password": SUPERVISOR[1], "csrf_token": csrf_of(form.text)},
-        )
-        assert response.status_code == 200 and "Transfer rules" in response.text, response.text[:300]
-        csrf = csrf_of(client.get("/admin/rules").text)
+        csrf = _log_in(client, supervisor)
         data = {"text": draft, "note": "via any instance", "csrf_token": csrf, "confirm": "yes"}
         published = client.post("/admin/rules/publish", data=data)
         assert published.status_code == 200 and "published and active" in published.text, published.text[:300]
