@@ -14,10 +14,11 @@ from fastapi.testclient import TestClient
 from ivr.admin.sessions import COOKIE, ConsoleSession, SessionCookies
 from ivr.admin.throttle import LoginThrottle
 from ivr.api import create_app
-from ivr.call.record import CallbackRequest, CallRecord, TransferRecord
+from ivr.call.record import CallbackRequest, CallRecord
 from ivr.runtime import Runtime
 from ivr.simulator.scripted import ScriptedRecognizers
 from tests.integration.console_helpers import SUPERVISOR, VIEWER, console_settings, csrf_of, log_in
+from tests.records import minimal_transfer
 
 PAGES = [
     "/admin/live",
@@ -96,18 +97,7 @@ def test_a_stored_javascript_url_is_never_rendered_as_a_link(app_client: TestCli
     runtime: Runtime = app_client.app.state.runtime  # type: ignore[attr-defined]
     store = runtime.store
     store.call_started(CallRecord(call_sid="CA-js", language="nl"))
-    transfer = TransferRecord(
-        transfer_id="T-js",
-        call_sid="CA-js",
-        language="nl",
-        rule="r",
-        reason="",
-        code="",
-        target_name="t",
-        target={},
-        priority=0,
-    )
-    store.add_transfer(transfer)
+    store.add_transfer(minimal_transfer("CA-js", "T-js"))
     store.add_callback("T-js", CallbackRequest(kind="voicemail", recording_url="javascript:alert(document.cookie)"))
     store.call_ended("CA-js", "completed", datetime.now(UTC))  # not a live call for the other tests
     log_in(client, *SUPERVISOR)

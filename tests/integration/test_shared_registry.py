@@ -12,12 +12,13 @@ from functools import partial
 import pytest
 
 from ivr.call.progress import Progress
-from ivr.call.record import CallbackRequest, CallRegistry, Outcome, TransferRecord
+from ivr.call.record import CallbackRequest, CallRegistry, Outcome
 from ivr.call.shared import RedisCallRegistry, call_keys_alive
 from ivr.dialog.engine import DialogState
 from ivr.telephony.security import StreamTokens
 from ivr.transfer.redact import redact
 from ivr.understanding import CallSignals
+from tests.records import minimal_transfer
 from tests.services import RedisServer
 
 
@@ -44,21 +45,6 @@ def pair(redis_server: RedisServer, prefix: str) -> Iterator[tuple[RedisCallRegi
         registry.client.close()
 
 
-def _transfer(call_sid: str) -> TransferRecord:
-    return TransferRecord(
-        transfer_id=f"T-{call_sid}",
-        call_sid=call_sid,
-        language="nl",
-        rule="r",
-        reason="",
-        code="",
-        target_name="t",
-        target={},
-        priority=0,
-        summary="Beller wil geld terug",
-    )
-
-
 def _progress(step: str = "order_number", failures: int = 1) -> Progress:
     state = DialogState(step=step, failure_reasons=("not_understood",) * failures, turns=2)  # type: ignore[arg-type]
     return Progress(state=state, signals=CallSignals(intent="refund"), language="nl")
@@ -73,7 +59,7 @@ def test_a_call_opened_on_one_instance_is_read_and_written_by_another(
     a.add_event("CA1", "prompt", key="ask_order", text="Wat is uw ordernummer?")
     b.set_outcome("CA1", Outcome(kind="transfer", reason="refund", transfer_id="T-CA1"))
     a.set_outcome("CA1", Outcome(kind="hangup", reason="too late"))  # the first decision stands
-    b.add_transfer(_transfer("CA1"))
+    b.add_transfer(minimal_transfer("CA1", summary="Beller wil geld terug"))
 
     record = a.get("CA1")
     assert record is not None and record.caller == "+3161234xxxx"
@@ -91,7 +77,7 @@ def test_a_call_opened_on_one_instance_is_read_and_written_by_another(
 def test_callbacks_from_two_instances_at_once_are_all_kept(pair: tuple[RedisCallRegistry, RedisCallRegistry]) -> None:
     a, b = pair
     a.open("CA2", "nl")
-    a.add_transfer(_transfer("CA2"))
+    a.add_transfer(minimal_transfer("CA2"))
 
     def add(registry: RedisCallRegistry) -> None:
         for _ in range(20):

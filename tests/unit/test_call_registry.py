@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import partial
 
-from ivr.call.record import CallRegistry, TransferRecord
+from ivr.call.record import CallRegistry
 from ivr.transfer.redact import redact
+from tests.records import minimal_transfer
 
 
 class Clock:
@@ -14,20 +15,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def _transfer(call_sid: str) -> TransferRecord:
-    return TransferRecord(
-        transfer_id=f"T-{call_sid}",
-        call_sid=call_sid,
-        language="nl",
-        rule="r",
-        reason="",
-        code="",
-        target_name="t",
-        target={},
-        priority=0,
-    )
 
 
 def test_what_a_caller_keys_in_or_says_is_redacted_before_it_is_kept() -> None:
@@ -44,7 +31,7 @@ def test_finished_calls_are_forgotten_after_the_grace_period_with_their_transfer
     clock = Clock()
     registry = CallRegistry(clock=clock, finished_grace_s=600)
     registry.open("CA-done", "nl")
-    registry.add_transfer(_transfer("CA-done"))
+    registry.add_transfer(minimal_transfer("CA-done"))
     registry.finish("CA-done", "completed")
     registry.open("CA-live", "nl")
 
