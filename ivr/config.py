@@ -44,7 +44,24 @@ class Settings(BaseSettings):
         default=SecretStr(DEV_AUTH_TOKEN),
         description="Twilio auth token: validates webhook signatures and keys the stream tokens.",
     )
-    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_account_sid: str = Field(
+        default="AC00000000000000000000000000000000",
+        pattern=r"^AC[0-9a-fA-F]{32}$",
+        description="Twilio account SID: with the auth token, calls the colleague's phone for a warm transfer.",
+    )
+    twilio_api_url: str = Field(
+        default="https://api.twilio.com",
+        description="Twilio's REST API (the simulator serves its own for tests and the demo).",
+    )
+    transfer_caller_id: str | None = Field(
+        default=None,
+        pattern=r"^\+[1-9][0-9]{6,14}$",
+        description="The number a colleague sees when Warmline rings them (default: the service line's own number).",
+    )
+    agent_ring_s: int = Field(default=20, ge=5, le=120, description="How long a colleague's phone rings.")
+    agent_accept_s: int = Field(
+        default=6, ge=2, le=30, description="After the spoken summary: how long the colleague has to press 1."
+    )
     vosk_model: Path | None = Field(default=None, description="Directory of a Vosk model; overrides the cache.")
     models_dir: Path | None = Field(default=None, description="Where `ivr models download` puts models.")
     language: Language = "nl"

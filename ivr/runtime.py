@@ -38,6 +38,7 @@ from ivr.store.ownership import Ownership
 from ivr.store.records import call_record, transfer_record
 from ivr.store.repository import Store
 from ivr.store.writer import StoreWriter
+from ivr.telephony.rest import TwilioCalls
 from ivr.telephony.security import SignatureChecker, StreamTokens
 from ivr.transfer.desk import TransferDesk
 from ivr.transfer.redact import redact
@@ -67,6 +68,8 @@ class Runtime:
     counters: CallCounters
     #: with shared live state: rules published here reach the other instances, and theirs reach this one
     rules_channel: RulesChannel | None = None
+    #: Twilio's REST API, to ring a colleague for a warm transfer (built on first use: most runs never transfer)
+    twilio_calls: TwilioCalls | None = None
     drain: Drain = field(default_factory=Drain)
     started: float = field(default_factory=time.time)
     startup_seconds: dict[str, float] = field(default_factory=dict)
@@ -97,6 +100,12 @@ class Runtime:
             if previous is not None:
                 write_atomically(self.rulebook.path, previous)
             raise
+
+    def calls_api(self) -> TwilioCalls:
+        """The Twilio REST client for ringing colleagues (one per process)."""
+        if self.twilio_calls is None:
+            self.twilio_calls = TwilioCalls(self.settings)
+        return self.twilio_calls
 
     async def recall_transfer(self, transfer_id: str) -> TransferRecord | None:
         """The transfer from memory, or from the store (a restart or eviction since), taken back into memory so

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,6 +36,8 @@ def render(
 ) -> HTMLResponse:
     values: dict[str, Any] = {
         "local_time": partial(local_time, zone=zone_of(request)),
+        "epoch_time": partial(epoch_time, zone=zone_of(request)),
+        "step_labels": STEP_LABELS,
         "user": user,
         "csrf": user.csrf if user is not None else "",
         "csrf_field": CSRF_FIELD,
@@ -63,3 +65,30 @@ def zone_of(request: Request) -> str:
     """The rules' timezone: the one supervisors think in (time-of-day rules use it too)."""
     runtime = getattr(request.app.state, "runtime", None)
     return runtime.rulebook.active.timezone if runtime is not None else DEFAULT_ZONE
+
+
+def epoch_time(seconds: float | None, zone: str = DEFAULT_ZONE) -> str:
+    """A moment kept as Unix time (a transfer's steps), as a wall-clock time in the supervisors' zone."""
+    if seconds is None:
+        return ""
+    return local_time(datetime.fromtimestamp(float(seconds), UTC), zone, "%H:%M:%S")
+
+
+#: what each step of reaching a person means, in the supervisors' words
+STEP_LABELS = {
+    "queued": "caller on hold",
+    "dialled": "ringing",
+    "answered": "picked up, hears the summary",
+    "machine": "voicemail or machine answered (summary not played)",
+    "accepted": "accepted (pressed 1)",
+    "declined": "declined",
+    "no_key": "pressed nothing in time",
+    "busy": "busy",
+    "no-answer": "no answer",
+    "failed": "could not be rung",
+    "canceled": "ringing stopped",
+    "unreachable": "nobody reached: caller heard the offer",
+    "abandoned": "caller hung up while waiting",
+    "bridged": "caller and colleague connected",
+    "back_to_bot": "caller went back to Warmline",
+}

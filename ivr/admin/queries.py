@@ -328,6 +328,10 @@ class Dashboard:
     transfers_by_reason: list[tuple[str, int]]
     mean_confidence: float | None
     abandoned: int = 0
+    #: transferred callers who hung up while waiting on hold for a person (counted apart from the above)
+    abandoned_waiting: int = 0
+    #: transfers that reached nobody (every target tried): the caller heard the offer
+    unreachable: int = 0
 
     @property
     def answered(self) -> int:
@@ -370,6 +374,11 @@ def dashboard(engine: Engine, hours: int = 24, now: datetime | None = None) -> D
             abandoned += how == "abandoned"
             if how == "transferred":
                 reasons[call.outcome_rule or "?"] += 1
+        waits: Counter[str] = Counter(
+            session.scalars(
+                select(Transfer.status).join(Call, Transfer.call_id == Call.id).where(Call.started_at >= first)
+            )
+        )
         rows = session.execute(
             select(Call.started_at, Turn.at_s, Turn.confidence)
             .join(Call, Turn.call_id == Call.id)
@@ -386,6 +395,8 @@ def dashboard(engine: Engine, hours: int = 24, now: datetime | None = None) -> D
         finished=finished,
         without_person=without_person,
         abandoned=abandoned,
+        abandoned_waiting=waits["abandoned"],
+        unreachable=waits["unreachable"] + waits["back-to-bot"],
         transfers_by_reason=reasons.most_common(),
         mean_confidence=sum(confidences) / len(confidences) if confidences else None,
     )

@@ -40,6 +40,8 @@ class RuleCard:
     keywords: str = ""
     language: tuple[str, ...] = ()
     target: str = ""
+    #: targets tried in order when ``target`` does not take the call, comma-separated as typed
+    fallbacks: str = ""
     priority: str = ""
     problems: tuple[str, ...] = field(default=(), compare=False)
 
@@ -78,6 +80,7 @@ def cards_from_text(text: str) -> list[RuleCard]:
                 keywords=", ".join(_listed(when.get("keywords"))),
                 language=tuple(_listed(when.get("language"))),
                 target=_text(rule.get("target")),
+                fallbacks=", ".join(_listed(rule.get("fallbacks"))),
                 priority=_text(rule.get("priority")),
             )
         )
@@ -115,6 +118,7 @@ def cards_from_form(form: Mapping[str, Sequence[str]], count: int) -> list[RuleC
             keywords=one(i, "keywords"),
             language=many(i, "language"),
             target=one(i, "target"),
+            fallbacks=one(i, "fallbacks"),
             priority=one(i, "priority"),
         )
         for i in range(count)
@@ -158,6 +162,9 @@ def card_rule(card: RuleCard) -> dict[str, Any]:
         when["language"] = list(card.language)
     rule: dict[str, Any] = {"name": card.name, "description": card.description, "when": when}
     rule["target"] = card.target
+    fallbacks = [f.strip() for f in card.fallbacks.split(",") if f.strip()]
+    if fallbacks:
+        rule["fallbacks"] = fallbacks
     rule["priority"] = _number(card.priority) if card.priority else ""
     if not card.enabled:
         rule["enabled"] = False
@@ -193,7 +200,10 @@ def _written_rule(rule: Mapping[str, Any]) -> list[str]:
             rows.append(f"      {key}: {{" + ", ".join(f"{k}: {_scalar(v)}" for k, v in item.items()) + "}")
         else:
             rows.append(f"      {key}: {value(item, key)}")
-    rows += [f"    target: {value(rule['target'], 'target')}", f"    priority: {value(rule['priority'], 'priority')}"]
+    rows.append(f"    target: {value(rule['target'], 'target')}")
+    if rule.get("fallbacks"):
+        rows.append(f"    fallbacks: {value(rule['fallbacks'], 'fallbacks')}")
+    rows.append(f"    priority: {value(rule['priority'], 'priority')}")
     if rule.get("enabled") is False:
         rows.append("    enabled: false")
     return rows

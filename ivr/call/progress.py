@@ -9,7 +9,7 @@ A draining instance's planned hand-over is not a loss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ivr.dialog.engine import DialogState
 from ivr.understanding import CallSignals
@@ -29,7 +29,31 @@ class Progress:
     #: hand-overs a draining instance made on purpose: they do not use up the call's resume (a rolling deploy of
     #: every instance moves a long call several times; only losses count)
     planned: int = 0
+    #: after a transfer decision: where the dialog picks up again if nobody can take the call and the caller
+    #: chooses to go back to Warmline
+    back_state: DialogState | None = None
+    #: this stream resumes after such a choice (not after a lost connection): the caller hears so
+    back_to_bot: bool = False
 
     @property
     def resumable(self) -> bool:
         return not self.state.ended and self.resumes - self.planned < MAX_RESUMES
+
+
+def back_state(before: DialogState, after: DialogState) -> DialogState:
+    """Where a caller who goes back to Warmline after a transfer picks up: the step the transfer interrupted, with
+    everything learnt on the way (facts, topic) and a fresh count of failed attempts."""
+    return replace(after, step="intent" if before.step == "start" else before.step, failure_reasons=())
+
+
+def back_to_bot(progress: Progress) -> Progress:
+    """The progress a back-to-Warmline stream starts from. Counted as a planned hand-over, not a lost stream."""
+    assert progress.back_state is not None
+    return replace(
+        progress,
+        state=progress.back_state,
+        back_state=None,
+        back_to_bot=True,
+        resumes=progress.resumes + 1,
+        planned=progress.planned + 1,
+    )

@@ -61,6 +61,45 @@ class CallbackRequest(BaseModel):
     recording_url: str = ""
 
 
+TransferStepKind = Literal[
+    "queued",  # the caller waits on hold for a colleague
+    "dialled",  # a colleague's phone is called (one attempt per target)
+    "answered",  # a person (as far as we can tell) picked up and hears the summary
+    "machine",  # voicemail, a fax or another IVR picked up: the summary is not read into it
+    "accepted",  # the colleague pressed 1 and is bridged to the caller
+    "declined",  # the colleague pressed another key
+    "no_key",  # the colleague pressed nothing in time
+    "busy",
+    "no-answer",
+    "failed",
+    "canceled",  # we cancelled the colleague's phone (the caller had left)
+    "unreachable",  # every target was tried: the caller hears the offer
+    "abandoned",  # the caller hung up while waiting
+    "bridged",  # the caller and the colleague are talking
+    "back_to_bot",  # the caller chose to go back to Warmline
+]
+#: steps after which the colleague's attempt is over without a conversation: try the next target
+ATTEMPT_FAILED: frozenset[str] = frozenset({"machine", "declined", "no_key", "busy", "no-answer", "failed"})
+
+
+class TransferStep(BaseModel):
+    """One thing that happened while a transfer tried to reach a person, for the console's call page."""
+
+    at: float = Field(default_factory=time.time)
+    kind: TransferStepKind
+    #: which attempt (0 = the rule's target, 1 = its first fallback, …)
+    attempt: int = 0
+    target_name: str = ""
+    detail: str = ""
+
+
+class FallbackTarget(BaseModel):
+    """A target to try when the one before it did not take the call."""
+
+    name: str
+    target: dict[str, str]
+
+
 class TransferRecord(BaseModel):
     """One warm transfer: who it went to, why, and the colleague's briefing."""
 
@@ -84,6 +123,33 @@ class TransferRecord(BaseModel):
     recognition: float = 1.0
     status: str = "pending"  # pending → answered | no-answer | busy | failed …
     callbacks: list[CallbackRequest] = Field(default_factory=list)
+    #: tried in order when the target does not take the call (the rule's ``fallbacks``)
+    fallbacks: list[FallbackTarget] = Field(default_factory=list)
+    #: what happened while reaching a person, in order (dialled, answered, accepted, declined, …)
+    steps: list[TransferStep] = Field(default_factory=list)
+    #: the colleague's call leg of the current attempt (Twilio call SID), to cancel it if the caller leaves
+    agent_call_sid: str = ""
+    #: the service line the caller rang: the number colleagues see when Warmline rings them
+    line_number: str = ""
+
+    def attempt_targets(self) -> list[FallbackTarget]:
+        """The targets in the order they are tried: the rule's, then its fallbacks."""
+        return [FallbackTarget(name=self.target_name, target=self.target), *self.fallbacks]
+
+    def has_step(self, kind: str, attempt: int | None = None) -> bool:
+        return any(s.kind == kind and (attempt is None or s.attempt == attempt) for s in self.steps)
+
+    @property
+    def attempt(self) -> int:
+        """The attempt under way (or the last one)."""
+        return max((s.attempt for s in self.steps if s.kind == "dialled"), default=0)
+
+    @property
+    def waited_s(self) -> float | None:
+        """How long the caller waited on hold, once it is over (bridged, abandoned or unreachable)."""
+        start = next((s.at for s in self.steps if s.kind == "queued"), None)
+        end = next((s.at for s in self.steps if s.kind in ("bridged", "abandoned", "unreachable")), None)
+        return None if start is None or end is None else round(end - start, 1)
 
 
 class CallRecord(BaseModel):
@@ -295,11 +361,20 @@ class CallRegistry:
             return self.transfers.get(record.outcome.transfer_id)
 
     def update_transfer(self, transfer_id: str, **values: object) -> TransferRecord | None:
+        return self.change_transfer(transfer_id, lambda transfer: transfer.model_copy(update=values))
+
+    def change_transfer(
+        self, transfer_id: str, change: Callable[[TransferRecord], TransferRecord | None]
+    ) -> TransferRecord | None:
+        """Apply ``change`` atomically (two webhooks of one transfer may race, on different instances too) and
+        return the new record; ``change`` returning None leaves the record as it is and returns None."""
         with self._lock:
             transfer = self.transfers.get(transfer_id)
             if transfer is None:
                 return None
-            updated = transfer.model_copy(update=values)
+            updated = change(transfer.model_copy(deep=True))
+            if updated is None:
+                return None
             self.transfers[transfer_id] = updated
             snapshot = updated.model_copy(deep=True)
             self._notify(lambda sink: sink.transfer_updated(snapshot))
@@ -372,6 +447,22 @@ class CallRegistry:
                 return None
             self.progress[call_sid] = replace(progress, resumes=progress.resumes + 1)
             return progress
+
+    def back_to_bot(self, call_sid: str) -> Progress | None:
+        """Nobody could take the transferred call and the caller chose to go on with Warmline: the automated part
+        reopens (no outcome yet) and the progress to start the new stream from is returned — or None when there is
+        nothing to go back to."""
+        from ivr.call.progress import back_to_bot
+
+        with self._lock:
+            progress = self.progress.get(call_sid)
+            record = self.records.get(call_sid)
+            if progress is None or progress.back_state is None or record is None or record.ended is not None:
+                return None
+            back = back_to_bot(progress)
+            self.progress[call_sid] = back
+            record.outcome = None
+            return back
 
     def resuming(self, call_sid: str) -> Progress | None:
         """The progress a resumed stream starts from (after :meth:`take_resume` granted it)."""

@@ -21,7 +21,7 @@ import numpy as np
 from ivr.audio.codec import TELEPHONE_RATE, pcm_to_bytes, ulaw_decode
 from ivr.call.inbound import AudioRateLimit
 from ivr.call.playback import Speaker, StreamClosed
-from ivr.call.progress import Progress
+from ivr.call.progress import Progress, back_state
 from ivr.call.record import CallRegistry, Outcome
 from ivr.config import Settings
 from ivr.dialog.actions import (
@@ -191,7 +191,7 @@ class CallSession:
         if self._resume is not None:
             # A new stream for a call whose stream was lost: same step, signals, failure count and transcript.
             self._state, self._signals = self._resume.state, self._resume.signals
-            await self._handle(Resumed())
+            await self._handle(Resumed(back=self._resume.back_to_bot))
         else:
             await self._handle(CallStarted())
 
@@ -446,9 +446,13 @@ class CallSession:
             )
             if prepared_s is not None:
                 self._deps.metrics.understood(prepared_s + time.perf_counter() - started)
-            self._state = turn.state
+            before, self._state = self._state, turn.state
             self._signals = assessment.signals
-            self._deps.registry.save_progress(self.call_sid, Progress(self._state, self._signals, self.language))
+            transferring = assessment.decision is not None and any(isinstance(a, Transfer) for a in assessment.actions)
+            back = back_state(before, turn.state) if transferring else None
+            self._deps.registry.save_progress(
+                self.call_sid, Progress(self._state, self._signals, self.language, back_state=back)
+            )
             actions = assessment.actions
             self._log_turn(event, turn)
             if assessment.decision is not None and any(isinstance(a, Transfer) for a in actions):

@@ -31,7 +31,7 @@ from typing import Any, cast
 import redis
 from pydantic import TypeAdapter
 
-from ivr.call.progress import MAX_RESUMES, Progress
+from ivr.call.progress import MAX_RESUMES, Progress, back_to_bot
 from ivr.call.record import (
     FINISHED_GRACE_S,
     CallbackRequest,
@@ -201,7 +201,7 @@ class RedisCallRegistry(CallRegistry):
         return self.get_transfer(transfer_id) if transfer_id else None
 
     def _change_transfer(
-        self, transfer_id: str, change: Callable[[TransferRecord], TransferRecord]
+        self, transfer_id: str, change: Callable[[TransferRecord], TransferRecord | None]
     ) -> TransferRecord | None:
         """Read, change, write back — retried when another instance changed it in between (WATCH)."""
         key = self._transfer(transfer_id)
@@ -211,6 +211,8 @@ class RedisCallRegistry(CallRegistry):
             if not text:
                 return None
             changed = change(TransferRecord.model_validate_json(text))
+            if changed is None:
+                return None
             pipe.multi()
             pipe.set(key, changed.model_dump_json(), keepttl=True)
             return changed
@@ -218,9 +220,11 @@ class RedisCallRegistry(CallRegistry):
         result = self.client.transaction(apply, key, value_from_callable=True)  # type: ignore[arg-type]
         return cast(TransferRecord | None, result)
 
-    def update_transfer(self, transfer_id: str, **values: object) -> TransferRecord | None:
+    def change_transfer(
+        self, transfer_id: str, change: Callable[[TransferRecord], TransferRecord | None]
+    ) -> TransferRecord | None:
         with self._lock:
-            updated = self._change_transfer(transfer_id, lambda transfer: transfer.model_copy(update=values))
+            updated = self._change_transfer(transfer_id, change)
             if updated is not None:
                 snapshot = updated.model_copy(deep=True)
                 self._notify(lambda sink: sink.transfer_updated(snapshot))
@@ -343,6 +347,20 @@ class RedisCallRegistry(CallRegistry):
         if count - progress.planned > MAX_RESUMES:
             return None
         return replace(progress, resumes=count - 1)
+
+    def back_to_bot(self, call_sid: str) -> Progress | None:
+        key = self._call(call_sid)
+        progress = self._progress(call_sid)
+        if progress is None or progress.back_state is None or self.client.hget(key, "ended") is not None:
+            return None
+        back = back_to_bot(progress)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(key, "progress", _PROGRESS.dump_json(replace(back, resumes=0, planned=0)).decode())
+        pipe.hincrby(key, "resumes", 1)
+        pipe.hincrby(key, "planned", 1)
+        pipe.hdel(key, "outcome")
+        pipe.execute()
+        return back
 
     def resuming(self, call_sid: str) -> Progress | None:
         progress = self._progress(call_sid)

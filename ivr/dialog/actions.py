@@ -41,7 +41,10 @@ class NoInput:
 @dataclass(frozen=True, slots=True)
 class Resumed:
     """The call's media stream was lost (its server died or drained) and a new one opened: pick up where the
-    dialog was — same step, same failure count — after one short apology, instead of greeting anew."""
+    dialog was — same step, same failure count — after one short apology, instead of greeting anew. ``back``:
+    nobody could take a transfer and the caller chose to go on with Warmline (they hear that, not an apology)."""
+
+    back: bool = False
 
 
 CallerInput = CallStarted | Utterance | KeyPress | NoInput | Resumed

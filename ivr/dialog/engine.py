@@ -132,7 +132,7 @@ def step(ctx: DialogContext, state: DialogState, event: CallerInput) -> Turn:
         greeting = _say(ctx, "greeting")
         return Turn(replace(state, step="intent"), (greeting, Listen("free")))
     if isinstance(event, Resumed):
-        return _resume(ctx, state)
+        return _resume(ctx, state, back=event.back)
 
     state = replace(state, turns=state.turns + 1, step="intent" if state.step == "start" else state.step)
     if isinstance(event, KeyPress):
@@ -243,15 +243,15 @@ _QUESTION: Mapping[Step, PromptKey] = MappingProxyType(
 )
 
 
-def _resume(ctx: DialogContext, state: DialogState) -> Turn:
+def _resume(ctx: DialogContext, state: DialogState, *, back: bool = False) -> Turn:
     """After a lost stream: one short apology and the step's question again. Not a turn of the caller's: the
-    failure count and the facts stay as they were."""
+    failure count and the facts stay as they were. ``back``: the caller came back from a transfer nobody took."""
     if state.step == "start":
         return step(ctx, state, CallStarted())
     question = _QUESTION.get(state.step)
     if question is None:
         return Turn(state, ())
-    apology = _say(ctx, "resumed", interruptible=False)
+    apology = _say(ctx, "back_to_bot" if back else "resumed", interruptible=False)
     return Turn(state, (apology, _say(ctx, question), Listen(_GRAMMAR[state.step])))
 
 

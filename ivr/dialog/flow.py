@@ -44,6 +44,7 @@ PromptKey = Literal[
     "transfer_not_understood",
     "transfer_needs_person",
     "resumed",
+    "back_to_bot",
 ]
 ENGINE_PROMPTS: tuple[PromptKey, ...] = get_args(PromptKey)
 

@@ -57,6 +57,8 @@ class TransferDecision:
     builtin: bool
     code: TransferReason
     matched: tuple[str, ...] = ()
+    #: (name, target) tried in order when ``target`` does not take the call
+    fallbacks: tuple[tuple[str, Target], ...] = ()
 
 
 def _promise(rules: RuleSet, name: str, description: str, matched: str) -> TransferDecision:
@@ -69,6 +71,7 @@ def _promise(rules: RuleSet, name: str, description: str, matched: str) -> Trans
         builtin=True,
         code=BUILTIN_CODES[name],
         matched=(matched,),
+        fallbacks=tuple((n, rules.targets[n]) for n in rules.builtins.fallbacks),
     )
 
 
@@ -207,4 +210,5 @@ def evaluate(rules: RuleSet, ctx: TurnSignals) -> TransferDecision | None:
         builtin=False,
         code=_code(rule),
         matched=matched,
+        fallbacks=tuple((n, rules.targets[n]) for n in rule.fallbacks),
     )

@@ -196,6 +196,8 @@ class Rule(_Strict):
     description: str = Field(min_length=1)
     when: Conditions
     target: str = Field(min_length=1)
+    #: Targets tried in order when ``target`` does not take the call (busy, no answer, declined, voicemail).
+    fallbacks: tuple[str, ...] = Field(default=(), max_length=5)
     #: Higher wins when several rules fire on the same turn; also passed on as the queue priority.
     priority: int = Field(ge=0, le=100)
     #: ``false`` keeps the rule in the file (and the console) but switches it off.
@@ -217,6 +219,8 @@ class Builtins(_Strict):
     repeated_failure: BuiltinWording = BuiltinWording(
         description="Beller kwam er twee keer achter elkaar niet uit met de computer"
     )
+    #: Targets tried in order when ``default`` does not take a built-in transfer.
+    fallbacks: tuple[str, ...] = Field(default=(), max_length=5)
 
 
 class RuleSet(_Strict):
@@ -267,7 +271,27 @@ class RuleSet(_Strict):
                     f"rule {rule.name!r} names unknown target {rule.target!r}; targets are: {', '.join(self.targets)}",
                     ("rules", index, "target"),
                 )
+            self._check_fallbacks(rule.fallbacks, rule.target, ("rules", index, "fallbacks"), f"rule {rule.name!r}")
+        self._check_fallbacks(self.builtins.fallbacks, DEFAULT_TARGET, ("builtins", "fallbacks"), "builtins")
         return self
+
+    def _check_fallbacks(self, names: tuple[str, ...], first: str, where: tuple[str | int, ...], who: str) -> None:
+        if names and self.targets[first].type == "taskrouter":
+            raise LocatedError(
+                f"{who}: a TaskRouter target routes by itself; fallbacks only follow a phone or SIP target", where
+            )
+        for position, name in enumerate(names):
+            if name not in self.targets:
+                raise LocatedError(
+                    f"{who} names unknown fallback {name!r}; targets are: {', '.join(self.targets)}", (*where, position)
+                )
+            if name == first or name in names[:position]:
+                raise LocatedError(f"{who} lists target {name!r} twice (target and fallbacks)", (*where, position))
+            if self.targets[name].type == "taskrouter":
+                raise LocatedError(
+                    f"{who}: fallback {name!r} is a TaskRouter workflow; fallbacks are phones or SIP addresses",
+                    (*where, position),
+                )
 
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

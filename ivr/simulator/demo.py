@@ -37,7 +37,9 @@ async def run_demo(settings: Settings, *, speed: float, out: Path, console: Cons
         ]
         turns.append(SpeakTurn(audio=speak(DEMO_LINES[2], "nl"), label=DEMO_LINES[2]))
         with local_server(settings.model_copy(update={"playback_speed": speed})) as (base_url, live):
-            call = await TwilioSimulator(base_url, live.auth_token, speed=speed).call(turns)
+            call = await TwilioSimulator(base_url, live.auth_token, speed=speed, api_url=live.twilio_api_url).call(
+                turns
+            )
     else:
         console.print(
             "No Dutch Vosk model is installed here (`ivr models download nl` fetches it), so the caller's turns are "

@@ -18,12 +18,19 @@ from ivr.api import create_app
 from ivr.config import Settings
 from ivr.errors import IvrError
 from ivr.speech.types import RecognizerFactory
+from ivr.telephony.rest import TWILIO_API
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def local_api(settings: Settings) -> str | None:
+    """Where a simulator should serve Twilio's REST API for a server run with ``settings``: only a stand-in address
+    (loopback); never Twilio's own."""
+    return None if settings.twilio_api_url.rstrip("/") == TWILIO_API else settings.twilio_api_url
 
 
 @contextmanager
@@ -33,7 +40,11 @@ def local_server(
     """Start Warmline on 127.0.0.1; yields (base URL, the settings it runs with — public URL set to it)."""
     port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
-    settings = settings.model_copy(update={"public_url": base_url})
+    update = {"public_url": base_url}
+    if settings.twilio_api_url == TWILIO_API:
+        # Colleagues are rung through the simulator's stand-in for Twilio's REST API, on loopback too.
+        update["twilio_api_url"] = f"http://127.0.0.1:{free_port()}"
+    settings = settings.model_copy(update=update)
     app = create_app(settings, recognizers=recognizers)
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", ws_ping_interval=None, proxy_headers=False

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from ivr.config import Settings
 from ivr.errors import IvrError
-from ivr.simulator.local import local_server
+from ivr.simulator.local import local_api, local_server
 from ivr.simulator.report import print_call, save_stereo
 from ivr.simulator.scripted import ScriptedRecognizers
 from ivr.simulator.turns import CallerTurn, SpeakTurn
@@ -30,7 +30,7 @@ async def run_simulation(
         if text_turns:
             raise IvrError("--text turns bypass recognition and need the in-process server: drop --url")
         try:
-            call = await TwilioSimulator(url, settings.auth_token, speed=speed).call(turns)
+            call = await TwilioSimulator(url, settings.auth_token, speed=speed, api_url=local_api(settings)).call(turns)
         except httpx.TransportError as exc:
             raise IvrError(
                 f"no Warmline answers at {url} ({exc or type(exc).__name__}): start it with `ivr serve`, or check --url"
@@ -48,7 +48,7 @@ async def simulate_in_process(settings: Settings, turns: list[CallerTurn], *, sp
     recognizers = ScriptedRecognizers()
     simulator_settings = settings.model_copy(update={"playback_speed": speed})
     with local_server(simulator_settings, recognizers=recognizers) as (base_url, live):
-        simulator = TwilioSimulator(base_url, live.auth_token, speed=speed)
+        simulator = TwilioSimulator(base_url, live.auth_token, speed=speed, api_url=live.twilio_api_url)
         call_sid = simulator.new_call_sid()
         recognizers.script(call_sid, [t.text or "" for t in turns if isinstance(t, SpeakTurn)])
         return await simulator.call(turns, call_sid=call_sid)

@@ -16,7 +16,7 @@ import secrets
 import time
 import xml.etree.ElementTree as ET
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -26,9 +26,10 @@ import numpy as np
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from ivr.audio.codec import FRAME_BYTES, FRAME_MS, TELEPHONE_RATE, Pcm, ulaw_decode, ulaw_encode
+from ivr.audio.codec import FRAME_BYTES, FRAME_MS, TELEPHONE_RATE, Pcm, read_wav, rms_dbfs, ulaw_decode, ulaw_encode
 from ivr.call.record import CallRecord, TransferRecord
 from ivr.errors import IvrError
+from ivr.simulator.cloud import AgentBehaviour, AgentLeg, TwilioCloud, Waiting
 from ivr.simulator.turns import CallerTurn, DropTurn, HangupTurn, PressTurn, SilenceTurn, SpeakTurn
 from ivr.telephony.security import SignatureChecker
 
@@ -36,8 +37,8 @@ from ivr.telephony.security import SignatureChecker
 StreamSend = Callable[[dict[str, object]], Awaitable[None]]
 
 SILENCE_ULAW = b"\xff" * FRAME_BYTES
-
-AgentBehaviour = Literal["answers", "no-answer", "busy", "failed"]
+#: a 20 ms frame louder than this is something the caller hears (hold audio, a voice); quieter is silence
+AUDIBLE_DBFS = -50.0
 
 
 class SimulationError(IvrError):
@@ -77,6 +78,16 @@ class SimulatedCall:
     #: what Twilio played the caller while the enqueued call waited for a colleague (the ``waitUrl`` TwiML)
     hold_twiml: str | None = None
     callback_twiml: str | None = None
+    #: every waitUrl answer while the caller was on hold, in order
+    hold_twimls: list[str] = field(default_factory=list)
+    #: how the caller's wait in the queue ended (QueueResult: bridged, leave, hangup, …)
+    queue_result: str | None = None
+    #: the colleagues' phones Warmline rang for this call, in order
+    agent_legs: list[AgentLeg] = field(default_factory=list)
+    #: loud stretches of what the caller heard from the end of the stream until a person or the offer, as
+    #: (start, end) in line seconds from the stream's end; and when that wait ended
+    transfer_sound: list[tuple[float, float]] = field(default_factory=list)
+    transfer_wait_s: float | None = None
     record: CallRecord | None = None
     transfer: TransferRecord | None = None
     inbound: list[bytes] = field(default_factory=list)  # caller → Twilio → us (μ-law frames)
@@ -126,14 +137,31 @@ class SimulatedCall:
                 waiting = False
         return gaps
 
+    def longest_transfer_silence(self) -> float | None:
+        """The longest the caller heard nothing between the end of the conversation with Warmline and a person
+        (or the offer), in line seconds; None when the call was not transferred."""
+        if self.transfer_wait_s is None:
+            return None
+        longest, heard_until = 0.0, 0.0
+        for start, end in self.transfer_sound:
+            longest = max(longest, start - heard_until)
+            heard_until = max(heard_until, end)
+        return round(max(longest, self.transfer_wait_s - heard_until), 2)
+
     def dial_target(self) -> str | None:
         """The number in ``<Dial>`` of the after-stream TwiML, if the call was transferred."""
         if not self.after_stream_twiml:
             return None
         root = ET.fromstring(self.after_stream_twiml)
         enqueue = root.find("Enqueue")
-        if enqueue is not None:
+        if enqueue is not None and enqueue.get("workflowSid"):
             return f"taskrouter:{enqueue.get('workflowSid', '')}"
+        if enqueue is not None and enqueue.get("waitUrl") and not enqueue.get("workflowSid"):
+            # held for a colleague Warmline rings itself: the first one rung, or the one the transfer names
+            if self.agent_legs:
+                return self.agent_legs[0].to
+            target = self.transfer.target if self.transfer is not None else {}
+            return target.get("number") or target.get("uri") or None
         dial = root.find("Dial")
         if dial is None:
             return None
@@ -154,6 +182,47 @@ class _Playout:
     idle_since: float = field(default_factory=time.monotonic)
 
 
+@dataclass
+class _Ear:
+    """What a caller on hold hears, on the line clock from the end of their conversation with Warmline."""
+
+    speed: float
+    since: float | None = None  # time.monotonic() of the stream's end
+    sound: list[tuple[float, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+
+    def now(self) -> float:
+        assert self.since is not None
+        return (time.monotonic() - self.since) * self.speed
+
+    async def hear(self, pcm: Pcm, bridged: asyncio.Event, hang_up_s: float | None) -> str | None:
+        """Play ``pcm`` to the caller in line time; stop early when a colleague is bridged (→ "bridged") or the
+        caller's patience runs out (→ "hangup")."""
+        start = self.now()
+        seconds = len(pcm) / TELEPHONE_RATE
+        limit = seconds if hang_up_s is None else max(0.0, min(seconds, hang_up_s - start))
+        ended: str | None = None
+        try:
+            await asyncio.wait_for(bridged.wait(), limit / self.speed)
+            ended = "bridged"
+        except TimeoutError:
+            if limit < seconds:
+                ended = "hangup"
+        heard = min(seconds, self.now() - start)
+        frame = TELEPHONE_RATE * FRAME_MS // 1000
+        for i in range(0, int(heard * TELEPHONE_RATE) - frame + 1, frame):
+            if rms_dbfs(pcm[i : i + frame]) > AUDIBLE_DBFS:
+                at = start + i / TELEPHONE_RATE
+                if self.sound and at - self.sound[-1][1] < 1e-6:
+                    self.sound[-1] = (self.sound[-1][0], at + FRAME_MS / 1000)
+                else:
+                    self.sound.append((at, at + FRAME_MS / 1000))
+        return ended
+
+
 class TwilioSimulator:
     def __init__(
         self,
@@ -165,9 +234,21 @@ class TwilioSimulator:
         callee: str = "+31201234567",
         account_sid: str = "AC00000000000000000000000000000000",
         timeout_s: float = 120.0,
+        api_url: str | None = None,
+        transfer_speed: float | None = None,
     ) -> None:
+        """``api_url``: where to serve Twilio's REST API for the colleague's side of transfers — the server's
+        ``IVR_TWILIO_API_URL``. Without it, Warmline cannot ring anybody and every transfer ends in the offer.
+        ``transfer_speed``: how many times real time the hold and the colleagues run (default ``speed``); only
+        Twilio's side keeps that clock, so tests may run it faster than the media stream."""
+        self.transfer_speed = transfer_speed or speed
         self.base_url = base_url.rstrip("/")
         self._signer = SignatureChecker(auth_token)
+        self.cloud = (
+            TwilioCloud(api_url, account_sid, auth_token, self.post_signed, self.transfer_speed)
+            if api_url is not None
+            else None
+        )
         self.speed = speed
         self.caller = caller
         self.callee = callee
@@ -235,18 +316,22 @@ class TwilioSimulator:
         turns: list[CallerTurn],
         call_sid: str | None = None,
         inject_before_turns: list[str | bytes] | None = None,
-        agent: AgentBehaviour = "answers",
+        agent: AgentBehaviour | Sequence[AgentBehaviour] = "accepts",
         offer_reply: str | None = "1",
+        hang_up_on_hold_s: float | None = None,
     ) -> SimulatedCall:
         """Place one call. ``inject_before_turns``: raw frames sent right after ``start`` (to test bad input).
 
-        After a transfer ``<Dial>``, the colleague ``agent`` answers (the whisper is fetched, as Twilio does before
-        bridging) or doesn't; when nobody answers, the caller replies ``offer_reply`` to the call-back offer
-        (a digit, or None to leave a voicemail).
+        After a transfer the caller waits on hold (Twilio plays the ``waitUrl``), while the colleagues Warmline
+        rings behave as ``agent`` says, in order (one behaviour per target tried). When nobody takes the call, the
+        caller replies ``offer_reply`` to the offer (a digit — 1 call-back, 2 back to Warmline — or None to leave
+        a voicemail). ``hang_up_on_hold_s``: the caller gives up after that many line seconds on hold.
         """
+        agents = [agent] if isinstance(agent, str) else list(agent)
         call_sid = call_sid or self.new_call_sid()
         result = SimulatedCall(call_sid=call_sid)
-        async with httpx.AsyncClient(timeout=30.0) as client:
+        cloud = self.cloud.running() if self.cloud is not None else contextlib.nullcontext()
+        async with cloud, httpx.AsyncClient(timeout=30.0) as client:
             response = await self._post(client, f"{self.base_url}/twilio/voice", self._params(call_sid, "ringing"))
             if response.status_code == 403:
                 raise SimulationError(
@@ -261,72 +346,139 @@ class TwilioSimulator:
             twiml: str | None = response.text
             inject = inject_before_turns or []
             # A stream whose server was lost ends without a decision; the after-stream answer may then be a new
-            # <Connect><Stream> that resumes the call: the caller goes on with what they had left to say.
-            while twiml is not None and ET.fromstring(twiml).find("Connect") is not None and result.streams < 4:
-                action, stream_url, parameters = parse_connect(twiml)
-                result.streams += 1
-                await asyncio.wait_for(self._stream(result, stream_url, parameters, pending, inject), self.timeout_s)
-                inject = []
-                twiml = None
-                if not result.hung_up and action:
-                    response = await self._post(client, action, self._params(call_sid, "in-progress"))
-                    twiml = result.after_stream_twiml = response.text
-            if not result.hung_up and result.after_stream_twiml is not None:
-                await self._follow_transfer(client, result, agent, offer_reply)
+            # <Connect><Stream> that resumes the call: the caller goes on with what they had left to say. So may
+            # a caller who goes back to Warmline after a transfer nobody took.
+            while twiml is not None and not result.hung_up and result.streams < 6:
+                root = ET.fromstring(twiml)
+                if root.find("Connect") is not None:
+                    action, stream_url, parameters = parse_connect(twiml)
+                    result.streams += 1
+                    await asyncio.wait_for(
+                        self._stream(result, stream_url, parameters, pending, inject), self.timeout_s
+                    )
+                    inject = []
+                    twiml = None
+                    if not result.hung_up and action:
+                        response = await self._post(client, action, self._params(call_sid, "in-progress"))
+                        twiml = result.after_stream_twiml = response.text
+                elif root.find("Enqueue") is not None or root.find("Dial") is not None:
+                    twiml = await asyncio.wait_for(
+                        self._follow_transfer(client, result, root, agents, offer_reply, hang_up_on_hold_s),
+                        self.timeout_s,
+                    )
+                else:
+                    twiml = None
             await self._post(client, f"{self.base_url}/twilio/status", self._params(call_sid, "completed"))
             result.record = await self.call_log(call_sid, client)
             result.transfer = await self.call_transfer(call_sid, client)
         return result
 
     async def _follow_transfer(
-        self, client: httpx.AsyncClient, result: SimulatedCall, agent: AgentBehaviour, offer_reply: str | None
-    ) -> None:
-        """Do what Twilio does with the transfer TwiML: ring the colleague, whisper, report the dial result."""
-        if not result.after_stream_twiml:
-            return
-        root = ET.fromstring(result.after_stream_twiml)
-        enqueue = root.find("Enqueue")
-        if enqueue is not None and enqueue.get("waitUrl"):
-            # The caller waits for a TaskRouter worker: Twilio fetches the waitUrl's TwiML and plays it to them.
-            response = await self._post(
-                client, enqueue.get("waitUrl", ""), self._params(result.call_sid, "in-progress")
-            )
-            result.hold_twiml = response.text
-        dial = root.find("Dial")
-        if dial is None:
-            return
-        leg = dial.find("Number")
-        if leg is None:
-            leg = dial.find("Sip")
+        self,
+        client: httpx.AsyncClient,
+        result: SimulatedCall,
+        root: ET.Element,
+        agents: list[AgentBehaviour],
+        offer_reply: str | None,
+        hang_up_on_hold_s: float | None,
+    ) -> str | None:
+        """Do what Twilio does with the transfer TwiML: hold the caller in the queue while colleagues are rung, or
+        dial; then follow the offer. Returns TwiML the call goes on with (a new stream), if any."""
         params = self._params(result.call_sid, "in-progress")
-        if agent == "answers":
-            if leg is not None and leg.get("url"):
-                response = await self._post(client, leg.get("url", ""), params)
-                result.whisper_twiml = response.text
-                play = ET.fromstring(response.text).find("Play")
-                if play is not None and play.text:
-                    audio = await client.get(play.text)
-                    result.whisper_audio = audio.content if audio.status_code == 200 else None
-            status = "completed"
+        ear = _Ear(self.transfer_speed, next((e.at for e in reversed(result.timeline) if e.kind == "stream_end"), None))
+        result.transfer_sound = ear.sound
+        enqueue = root.find("Enqueue")
+        if enqueue is not None and enqueue.get("workflowSid"):
+            # TaskRouter's own agents take it from here: record what the caller hears while they wait.
+            if enqueue.get("waitUrl"):
+                response = await self._post(client, enqueue.get("waitUrl", ""), params)
+                result.hold_twiml = response.text
+            return None
+        if enqueue is not None:
+            queue = (enqueue.text or "").strip()
+            waiting = Waiting(result.call_sid, agents)
+            if self.cloud is not None:
+                self.cloud.waiting[queue] = waiting
+            try:
+                outcome = await self._hold(client, result, enqueue, waiting, ear, hang_up_on_hold_s)
+            finally:
+                if self.cloud is not None:
+                    self.cloud.waiting.pop(queue, None)
+                result.agent_legs = list(waiting.legs)
+            result.queue_result = outcome
+            queue_time = str(int(ear.now()))
+            response = await self._post(
+                client, enqueue.get("action", ""), {**params, "QueueResult": outcome, "QueueTime": queue_time}
+            )
+            status = outcome
+            if outcome == "hangup":
+                result.hung_up = True
         else:
-            status = agent
-        action = dial.get("action")
-        if not action:
-            return
-        response = await self._post(client, action, {**params, "DialCallStatus": status})
+            dial = root.find("Dial")
+            assert dial is not None
+            status = {"accepts": "completed", "answers": "completed"}.get(agents[0], agents[0]) if agents else "failed"
+            if status in ("declines", "no-key", "machine"):
+                status = "completed"
+            action = dial.get("action")
+            if not action:
+                result.transfer_wait_s = ear.now()
+                return None
+            response = await self._post(client, action, {**params, "DialCallStatus": status})
         result.dial_result_twiml = response.text
-        gather = ET.fromstring(response.text).find("Gather")
-        if status == "completed" or gather is None:
-            return
+        reply = ET.fromstring(response.text)
+        gather = reply.find("Gather")
+        if gather is None:
+            result.transfer_wait_s = ear.now()
+            return None
+        result.transfer_wait_s = ear.now()  # the offer begins: the caller hears a voice again
         if offer_reply is not None:
             response = await self._post(client, gather.get("action", ""), {**params, "Digits": offer_reply})
         else:
-            record = ET.fromstring(response.text).find("Record")
+            record = reply.find("Record")
             recording = {**params, "RecordingUrl": "https://api.twilio.com/recordings/RE0", "RecordingDuration": "7"}
             response = await self._post(client, record.get("action", "") if record is not None else "", recording)
         result.callback_twiml = response.text
+        return response.text if ET.fromstring(response.text).find("Connect") is not None else None
 
-    # ── Media Streams ───────────────────────────────────────────────────────────────────────────────────
+    async def _hold(
+        self,
+        client: httpx.AsyncClient,
+        result: SimulatedCall,
+        enqueue: ET.Element,
+        waiting: Waiting,
+        ear: _Ear,
+        hang_up_s: float | None,
+    ) -> str:
+        """The caller in the queue: Twilio plays the waitUrl's TwiML again and again until a colleague dequeues
+        them (bridged), the TwiML says ``<Leave/>``, or the caller hangs up. Returns the ``QueueResult``."""
+        audio: dict[str, Pcm] = {}
+        queue_sid = "QU" + secrets.token_hex(16)
+        while True:
+            if waiting.bridged.is_set():
+                return "bridged"
+            if hang_up_s is not None and ear.now() >= hang_up_s:
+                return "hangup"
+            wait = {"QueueSid": queue_sid, "QueuePosition": "1", "CurrentQueueSize": "1", "AvgQueueTime": "0"}
+            wait["QueueTime"] = str(int(ear.now()))
+            params = {**self._params(result.call_sid, "in-progress"), **wait}
+            response = await self._post(client, enqueue.get("waitUrl", ""), params)
+            result.hold_twimls.append(response.text)
+            result.hold_twiml = result.hold_twiml or response.text
+            root = ET.fromstring(response.text)
+            if root.find("Leave") is not None:
+                return "leave"
+            for play in root.findall("Play"):
+                url = (play.text or "").strip()
+                if url not in audio:
+                    fetched = await client.get(url)
+                    audio[url] = read_wav(fetched.content)[0] if fetched.status_code == 200 else np.zeros(0, np.int16)
+                for _ in range(int(play.get("loop") or 1)):
+                    ended = await ear.hear(audio[url], waiting.bridged, hang_up_s)
+                    if ended is not None:
+                        return ended
+
+        # ── Media Streams ───────────────────────────────────────────────────────────────────────────────────
+
     @contextlib.asynccontextmanager
     async def media_stream(
         self, url: str, call_sid: str, parameters: dict[str, str]
@@ -473,7 +625,11 @@ class TwilioSimulator:
             async def script() -> None:
                 seen = 0
                 while turns:
-                    turn = turns.popleft()
+                    # The turn is taken off the script only once it is said: a stream that ends first (a
+                    # transfer, a lost server) leaves it for the next stream.
+                    turn = turns[0]
+                    if isinstance(turn, DropTurn | HangupTurn):
+                        turns.popleft()
                     if isinstance(turn, DropTurn):
                         await wait_for_prompt(seen)
                         return  # leaving the stream's context closes the socket; the call is not hung up
@@ -497,6 +653,8 @@ class TwilioSimulator:
                         # A caller waiting for a cue has not "used up" the prompts meanwhile: the next turn
                         # answers the latest one instead of waiting for another.
                         seen = playout.prompts_started
+                    if turns and turns[0] is turn:
+                        turns.popleft()
                     if isinstance(turn, SpeakTurn):
                         await say(turn.audio)
                     elif isinstance(turn, PressTurn):

@@ -154,7 +154,12 @@ class Transfer(Base):
     distress: Mapped[float] = mapped_column(Float, default=0.0)
     distress_reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     recognition: Mapped[float] = mapped_column(Float, default=1.0)
-    status: Mapped[str] = mapped_column(String(32), default="pending")  # pending/answered/no-answer/busy/failed…
+    status: Mapped[str] = mapped_column(String(32), default="pending")  # waiting/ringing/bridged/abandoned/…
+    #: what reaching a person went through: [{at, kind, attempt, target_name, detail}, …]
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    fallbacks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    agent_call_sid: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    line_number: Mapped[str] = mapped_column(String(32), default="", server_default="")
 
     call: Mapped[Call] = relationship(back_populates="transfer")
     callbacks: Mapped[list[Callback]] = relationship(

@@ -8,7 +8,7 @@ database: coroutines call them through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
-from ivr.call.record import CallbackRequest, CallRecord, Outcome, TransferRecord
+from ivr.call.record import CallbackRequest, CallRecord, FallbackTarget, Outcome, TransferRecord, TransferStep
 from ivr.store.models import Call, Transfer
 from ivr.store.repository import Store
 
@@ -76,6 +76,10 @@ def _transfer(transfer: Transfer, call: Call | None) -> TransferRecord:
         distress_reasons=list(transfer.distress_reasons),
         recognition=transfer.recognition,
         status=transfer.status,
+        steps=[TransferStep.model_validate(step) for step in transfer.steps or []],
+        fallbacks=[FallbackTarget.model_validate(fallback) for fallback in transfer.fallbacks or []],
+        agent_call_sid=transfer.agent_call_sid or "",
+        line_number=transfer.line_number or "",
         callbacks=[
             CallbackRequest(at=c.at.timestamp(), kind=c.kind, recording_url=c.recording_url)  # type: ignore[arg-type]
             for c in transfer.callbacks

@@ -271,15 +271,28 @@ class Store:
                     distress_reasons=list(transfer.distress_reasons),
                     recognition=transfer.recognition,
                     status=transfer.status,
+                    steps=[step.model_dump() for step in transfer.steps],
+                    fallbacks=[fallback.model_dump() for fallback in transfer.fallbacks],
+                    agent_call_sid=transfer.agent_call_sid,
+                    line_number=transfer.line_number,
                 )
             )
             if call.transfer_id is None:
                 call.transfer_id = transfer.transfer_id
 
-    def update_transfer(self, transfer_id: str, status: str) -> None:
-        """The agent's outcome (answered, no-answer, busy…)."""
+    def update_transfer(self, transfer: TransferRecord) -> None:
+        """Write what changed while reaching a person: the status and the steps so far."""
         with self.session() as session:
-            session.execute(update(Transfer).where(Transfer.transfer_id == transfer_id).values(status=status))
+            session.execute(
+                update(Transfer)
+                .where(Transfer.transfer_id == transfer.transfer_id)
+                .values(
+                    status=transfer.status,
+                    steps=[step.model_dump() for step in transfer.steps],
+                    agent_call_sid=transfer.agent_call_sid,
+                    line_number=transfer.line_number,
+                )
+            )
 
     def add_callback(self, transfer_id: str, request: CallbackRequest) -> None:
         with self.session() as session:

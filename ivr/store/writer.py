@@ -87,7 +87,7 @@ class Change:
         elif self.kind == "transfer_added":
             store.add_transfer(a[0])
         elif self.kind == "transfer_updated":
-            store.update_transfer(a[0].transfer_id, a[0].status)
+            store.update_transfer(a[0])
         else:
             store.add_callback(a[0], a[1])
 

@@ -23,15 +23,19 @@ from ivr.config import REPO_ROOT
 from ivr.deps import RuntimeDep
 from ivr.rules.schema import Target
 from ivr.runtime import Runtime
+from ivr.telephony.agent_leg import ring
 from ivr.telephony.signed import XML, TwilioParams
-from ivr.transfer.links import sign_link, verify_link
+from ivr.telephony.twiml import connect_stream
+from ivr.telephony.urls import agent_page_url, prompt_audio_url, summary_audio_url
+from ivr.transfer import attempts
+from ivr.transfer.links import verify_link
 from ivr.transfer.twiml import (
     callback_confirmed_twiml,
     dial_result_twiml,
     handover_task_attributes,
     hold_twiml,
+    leave_queue_twiml,
     transfer_twiml,
-    whisper_twiml,
 )
 from ivr.web_security import agent_page_headers, new_nonce
 
@@ -41,32 +45,17 @@ router = APIRouter(tags=["transfer"])
 
 _templates = Environment(loader=PackageLoader("ivr", "templates"), autoescape=select_autoescape(["html"]))
 
-#: how long a signed audio or agent link stays valid
-LINK_TTL_S = 24 * 3600
 #: the shipped hold sounds, and the one played while a caller waits for a colleague
 HOLD_DIR = REPO_ROOT / "audio" / "hold"
 HOLD_AUDIO = "chime.wav"
-
-
-def prompt_audio_url(runtime: Runtime, language: str, key: str) -> str:
-    return runtime.settings.url(f"/audio/prompts/{language}/{quote(key)}.wav")
-
-
-def agent_page_url(runtime: Runtime, transfer_id: str) -> str:
-    return sign_link(runtime.settings.public_url, transfer_id, runtime.settings.auth_token, LINK_TTL_S)
-
-
-def summary_audio_url(runtime: Runtime, transfer_id: str) -> str:
-    """The spoken summary, under the same signature as the agent page: both are for the colleague's ears only."""
-    query = agent_page_url(runtime, transfer_id).split("?", 1)[1]
-    return runtime.settings.url(f"/audio/summaries/{quote(transfer_id, safe='')}?{query}")
-
+#: a hold round that starts this soon after another colleague was rung tells the caller so
+_NEWS_S = 20.0
 
 _TARGET: TypeAdapter[Target] = TypeAdapter(Target)
 
 
 def transfer_response(runtime: Runtime, transfer: TransferRecord) -> str:
-    """The TwiML that bridges the caller to the chosen colleague, with the whisper and the no-answer path."""
+    """The TwiML that puts the caller on hold for the chosen colleague, with the no-answer path."""
     tid = quote(transfer.transfer_id)
     attributes = handover_task_attributes(
         transfer_id=transfer.transfer_id,
@@ -80,67 +69,125 @@ def transfer_response(runtime: Runtime, transfer: TransferRecord) -> str:
         rule=transfer.rule,
         agent_url=agent_page_url(runtime, transfer.transfer_id),
     )
+    target = _TARGET.validate_python(transfer.target)
+    wait = f"/twilio/hold?language={quote(transfer.language)}"
     return transfer_twiml(
-        _TARGET.validate_python(transfer.target),
-        whisper_url=runtime.settings.url(f"/twilio/whisper?transfer={tid}"),
+        target,
+        transfer_id=transfer.transfer_id,
+        wait_url=runtime.settings.url(wait if target.type == "taskrouter" else f"{wait}&transfer={tid}"),
         dial_action_url=runtime.settings.url(f"/twilio/dial-status?transfer={tid}"),
         task_attributes=attributes,
         language=transfer.language,
         priority=transfer.priority,
-        wait_url=runtime.settings.url(f"/twilio/hold?language={quote(transfer.language)}"),
     )
 
 
-@router.post("/twilio/whisper")
-async def whisper(_: TwilioParams, runtime: RuntimeDep, transfer: Annotated[str, Query(max_length=64)]) -> Response:
-    """Twilio calls this when the colleague picks up, before the caller is bridged: play them the summary."""
+def _offer(runtime: Runtime, transfer_id: str, language: str, status: str = "no-answer") -> str:
+    """Nobody took the call: press 1 for a call-back, 2 to go back to Warmline, or leave a message."""
+    return dial_result_twiml(
+        status,
+        prompt_audio_urls=[prompt_audio_url(runtime, language, "transfer_unanswered")],
+        record_action_url=runtime.settings.url(f"/twilio/voicemail?transfer={quote(transfer_id)}"),
+        callback_action_url=runtime.settings.url(f"/twilio/callback?transfer={quote(transfer_id)}"),
+    )
+
+
+@router.post("/twilio/hold")
+async def hold(
+    params: TwilioParams,
+    runtime: RuntimeDep,
+    language: Annotated[str, Query(max_length=8)] = "nl",
+    transfer: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """``<Enqueue waitUrl>``: Twilio asks it again and again while the caller waits. The caller hears what is
+    happening (still connected; another colleague is being tried), then hold audio. For a phone or SIP transfer
+    the first request rings the colleague; once every colleague failed, the caller leaves the queue for the
+    offer. Recognition never runs here: the media stream is closed while the caller is on hold."""
+    if language not in runtime.flows:
+        language = runtime.settings.language
+    chime = runtime.settings.url(f"/audio/hold/{HOLD_AUDIO}")
+    still = prompt_audio_url(runtime, language, "hold_still_connected")
+    if transfer is None:  # TaskRouter: the queue's own position and wait are not ours to say
+        return Response(hold_twiml([still], chime, plays=2), media_type=XML)
     record = await runtime.recall_transfer(transfer)
     if record is None:
-        raise HTTPException(status_code=404, detail="unknown transfer")
-    runtime.registry.update_transfer(transfer, status="answered")
-    return Response(whisper_twiml(summary_audio_url(runtime, transfer)), media_type=XML)
+        return Response(leave_queue_twiml(), media_type=XML)
+    started = runtime.registry.change_transfer(transfer, lambda t: attempts.begin_wait(t, params.get("To", "")))
+    if started is not None:
+        # The caller just heard the announcement: straight to hold audio while the colleague's phone rings.
+        await ring(runtime, started)
+        now = runtime.registry.get_transfer(transfer)
+        if now is not None and attempts.waiting_over(now):  # not one colleague could even be rung
+            return Response(leave_queue_twiml(), media_type=XML)
+        return Response(hold_twiml([], chime), media_type=XML)
+    if attempts.waiting_over(record):
+        return Response(leave_queue_twiml(), media_type=XML)
+    news = [still]
+    rung = next((s for s in reversed(record.steps) if s.kind == "dialled"), None)
+    if rung is not None and rung.attempt > 0 and time.time() - rung.at < _NEWS_S:
+        news = [prompt_audio_url(runtime, language, "hold_trying_next")]
+    return Response(hold_twiml(news, chime), media_type=XML)
 
 
 @router.post("/twilio/dial-status")
 async def dial_status(
     params: TwilioParams, runtime: RuntimeDep, transfer: Annotated[str, Query(max_length=64)]
 ) -> Response:
-    """The ``<Dial action>`` (or ``<Enqueue action>``): after a bridged call hang up; when nobody answered, offer a
-    call-back or voicemail."""
-    status = params.get("DialCallStatus") or params.get("QueueResult") or "failed"
-    await runtime.recall_transfer(transfer)
-    record = runtime.registry.update_transfer(transfer, status=status)
+    """The ``<Enqueue action>``: the caller's wait is over. After a conversation the call ends; a caller who hung
+    up leaves an abandoned transfer (and the colleague's phone stops ringing); otherwise the caller hears the
+    offer: call-back, back to Warmline, or a message."""
+    result = params.get("QueueResult") or params.get("DialCallStatus") or "failed"
+    record = await runtime.recall_transfer(transfer)
     language = record.language if record is not None else runtime.settings.language
-    if status not in ("completed", "answered"):
-        log.info("transfer %s: %s; offering call-back or voicemail", transfer, status)
-    twiml = dial_result_twiml(
-        status,
-        prompt_audio_urls=[prompt_audio_url(runtime, language, "transfer_unanswered")],
-        record_action_url=runtime.settings.url(f"/twilio/voicemail?transfer={quote(transfer)}"),
-        callback_action_url=runtime.settings.url(f"/twilio/callback?transfer={quote(transfer)}"),
-    )
-    return Response(twiml, media_type=XML)
+    waited = params.get("QueueTime", "")
+    detail = f"waited {waited} s" if waited else ""
+    if result in ("bridged", "completed", "answered"):
+        runtime.registry.change_transfer(transfer, lambda t: attempts.end_wait(t, "bridged", detail))
+        return Response(
+            dial_result_twiml("bridged", prompt_audio_urls=[], record_action_url="", callback_action_url=""),
+            media_type=XML,
+        )
+    if result == "hangup":
+        changed = runtime.registry.change_transfer(transfer, lambda t: attempts.end_wait(t, "abandoned", detail))
+        leg = attempts.ringing_leg(changed) if changed is not None else None
+        if leg is not None:
+            await runtime.calls_api().hang_up(leg[0], ringing=leg[1])
+        log.info("transfer %s: the caller hung up while waiting (%s)", transfer, detail or "wait unknown")
+        return Response(
+            dial_result_twiml("hangup", prompt_audio_urls=[], record_action_url="", callback_action_url=""),
+            media_type=XML,
+        )
+    changed = runtime.registry.change_transfer(transfer, lambda t: attempts.end_wait(t, "unreachable", result))
+    leg = attempts.ringing_leg(changed) if changed is not None else None
+    if leg is not None:  # a TaskRouter queue that was full, or an error: nothing may keep ringing
+        await runtime.calls_api().hang_up(leg[0], ringing=leg[1])
+    log.info("transfer %s: nobody took the call (%s); offering call-back, Warmline or voicemail", transfer, result)
+    return Response(_offer(runtime, transfer, language, result), media_type=XML)
 
 
 @router.post("/twilio/callback")
 async def callback_choice(
     params: TwilioParams, runtime: RuntimeDep, transfer: Annotated[str, Query(max_length=64)]
 ) -> Response:
-    """The caller's keypad answer to the call-back offer: 1 files a call-back request; anything else, voicemail."""
+    """The caller's keypad answer to the offer: 1 files a call-back request; 2 goes back to Warmline, where the
+    dialog picks up at the step it left with what it knew; anything else, the offer again."""
     record = await runtime.recall_transfer(transfer)
     language = record.language if record is not None else runtime.settings.language
-    if params.get("Digits") == "1":
+    digits = params.get("Digits")
+    if digits == "1":
         runtime.registry.add_callback(transfer, CallbackRequest(kind="callback"))
         return Response(
             callback_confirmed_twiml(prompt_audio_url(runtime, language, "callback_confirmed")), media_type=XML
         )
-    twiml = dial_result_twiml(
-        "no-answer",
-        prompt_audio_urls=[prompt_audio_url(runtime, language, "transfer_unanswered")],
-        record_action_url=runtime.settings.url(f"/twilio/voicemail?transfer={quote(transfer)}"),
-        callback_action_url=runtime.settings.url(f"/twilio/callback?transfer={quote(transfer)}"),
-    )
-    return Response(twiml, media_type=XML)
+    if digits == "2" and record is not None:
+        progress = runtime.registry.back_to_bot(record.call_sid)
+        if progress is not None:
+            runtime.registry.change_transfer(transfer, lambda t: attempts.end_wait(t, "back_to_bot"))
+            runtime.registry.add_event(record.call_sid, "action", text="back to Warmline", detail="nobody was free")
+            log.info("call %s: back to Warmline after an unanswered transfer", record.call_sid)
+            token = runtime.tokens.issue(record.call_sid)
+            return Response(connect_stream(runtime.settings, token, progress.language, resume=True), media_type=XML)
+    return Response(_offer(runtime, transfer, language), media_type=XML)
 
 
 @router.post("/twilio/voicemail")
@@ -176,15 +223,6 @@ async def summary_audio(transfer_id: SignedTransfer, runtime: RuntimeDep) -> Fil
         # this instance's cache keeps from now on — the redacted text is the record, the WAV is a rendering.
         path = await runtime.synth.synthesize_wav(record.summary, record.summary_language or record.language)
     return FileResponse(path, media_type="audio/wav", headers=agent_page_headers(new_nonce()))
-
-
-@router.post("/twilio/hold")
-async def hold(_: TwilioParams, runtime: RuntimeDep, language: Annotated[str, Query(max_length=8)] = "nl") -> Response:
-    """Enqueue's ``waitUrl``: the caller waiting for a colleague hears they are still connected, then hold audio."""
-    if language not in runtime.flows:
-        language = runtime.settings.language
-    still = prompt_audio_url(runtime, language, "hold_still_connected")
-    return Response(hold_twiml(still, runtime.settings.url(f"/audio/hold/{HOLD_AUDIO}")), media_type=XML)
 
 
 @router.get("/audio/hold/{name}")

@@ -14,8 +14,9 @@ from ivr.deps import RuntimeDep
 from ivr.privacy import mask_phone
 from ivr.rules.schema import DEFAULT_TARGET
 from ivr.telephony import twiml
-from ivr.telephony.handover import prompt_audio_url, transfer_response
+from ivr.telephony.handover import transfer_response
 from ivr.telephony.signed import XML, TwilioParams
+from ivr.telephony.urls import prompt_audio_url
 
 log = logging.getLogger(__name__)
 

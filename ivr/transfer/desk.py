@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from ivr.call.record import CallRegistry, TransferRecord
+from ivr.call.record import CallRegistry, FallbackTarget, TransferRecord
 from ivr.call.session import HandoverRequest
 from ivr.config import Settings
 from ivr.dialog.flow import Flow
@@ -81,6 +81,10 @@ class TransferDesk:
                 distress=signals.distress.level,
                 distress_reasons=list(signals.distress.reasons),
                 recognition=signals.recognition.level,
+                fallbacks=[
+                    FallbackTarget(name=name, target={k: str(v) for k, v in target.model_dump().items()})
+                    for name, target in decision.fallbacks
+                ],
             )
         )
         log.info("call %s: transfer %s to %s (%s)", request.call_sid, transfer_id, decision.target_name, decision.rule)

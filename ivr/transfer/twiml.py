@@ -121,60 +121,94 @@ def task_json(attributes: Mapping[str, object]) -> str:
 
 
 # ── documents ─────────────────────────────────────────────────────────────────────────────────────────────
+def queue_name(transfer_id: str) -> str:
+    """The Twilio queue a caller waits in for the colleague of one transfer (one queue per transfer, so the
+    colleague who accepts is bridged to exactly this caller)."""
+    return f"warmline-{transfer_id}"
+
+
 def transfer_twiml(
     target: TransferTarget,
     *,
-    whisper_url: str,
+    transfer_id: str,
+    wait_url: str,
     dial_action_url: str,
     language: str,
-    caller_id: str | None = None,
-    timeout_s: int = 20,
     task_attributes: Mapping[str, object] | None = None,
     priority: int | None = None,
-    wait_url: str | None = None,
 ) -> str:
-    """Hand the caller to a person.
+    """Hand the caller to a person: they wait on hold, never in silence, while a person is found.
 
-    Phone and SIP targets are dialled with ``url=whisper_url`` on the dialled leg, so the colleague hears the spoken
-    summary before the two are bridged. A TaskRouter target enqueues the call with the briefing as task attributes
-    (``language`` is added when missing) and ``priority`` as the task priority. Either way ``dial_action_url`` is
-    asked what next when the attempt ends, which is where :func:`dial_result_twiml` turns "nobody answered" into an
-    offer instead of silence.
+    A TaskRouter target enqueues the call with the briefing as task attributes (``language`` is added when
+    missing) and ``priority`` as the task priority. A phone or SIP target enqueues the call in the transfer's own
+    queue (:func:`queue_name`); the server rings the colleague (REST, with machine detection), who hears the summary
+    and accepts with 1 (:func:`agent_briefing_twiml`), which dequeues the caller (:func:`agent_bridge_twiml`).
+    Either way Twilio plays ``wait_url`` to the caller while they wait, and asks ``dial_action_url`` what next
+    when the wait ends — where :func:`dial_result_twiml` turns "nobody took it" into an offer instead of silence.
     """
-    if timeout_s <= 0:
-        raise ValueError(f"timeout_s must be positive, got {timeout_s}")
     response = VoiceResponse()
+    waiting = {"wait_url": wait_url, "wait_url_method": "POST", "action": dial_action_url, "method": "POST"}
     if target.type == "taskrouter":
         attributes = {"language": language, **(task_attributes or {})}
-        # While the task waits for a colleague, Twilio plays ``wait_url``'s TwiML to the caller, again and again:
-        # never silence on the line.
-        extra = {"wait_url": wait_url, "wait_url_method": "POST"} if wait_url else {}
-        enqueue = Enqueue(workflow_sid=target.workflow_sid, action=dial_action_url, method="POST", **extra)
+        enqueue = Enqueue(workflow_sid=target.workflow_sid, **waiting)
         enqueue.task(task_json(attributes), priority=priority)
         response.append(enqueue)
         return str(response)
-    dial = Dial(action=dial_action_url, method="POST", timeout=timeout_s, caller_id=caller_id)
-    if target.type == "phone":
-        dial.number(target.number, url=whisper_url, method="POST")
-    else:
-        dial.sip(target.uri, url=whisper_url, method="POST")
-    response.append(dial)
+    response.append(Enqueue(queue_name(transfer_id), **waiting))
     return str(response)
 
 
-def hold_twiml(still_connected_url: str, music_url: str, plays: int = 2) -> str:
-    """What a caller waiting for a colleague hears: that they are still connected, then the hold chime ``plays``
-    times (~16 s). Twilio asks for it again when it ends, so the reassurance comes back periodically."""
+def hold_twiml(audio_urls: Sequence[str], music_url: str, plays: int = 1) -> str:
+    """What a caller waiting for a colleague hears: what is happening (``audio_urls``: still connected, or that
+    another colleague is being tried), then the hold chime ``plays`` times. Twilio asks again when it ends, so the
+    news comes back every round (~13 s) and a change (nobody could take the call) is heard within one round."""
     response = VoiceResponse()
-    response.play(still_connected_url)
+    for url in audio_urls:
+        response.play(url)
     response.play(music_url, loop=plays)
     return str(response)
 
 
-def whisper_twiml(summary_audio_url: str) -> str:
-    """Played to the colleague (not the caller) after they pick up and before the call is bridged."""
+def leave_queue_twiml() -> str:
+    """Out of the queue: Twilio then asks the ``<Enqueue action>``, which makes the caller the offer."""
     response = VoiceResponse()
-    response.play(summary_audio_url)
+    response.leave()
+    return str(response)
+
+
+def agent_briefing_twiml(summary_audio_url: str, accept_audio_url: str, *, key_action_url: str, wait_s: int) -> str:
+    """Played to the colleague (not the caller) when they pick up: the spoken summary, then "press 1 to take the
+    call". Any key — or none within ``wait_s`` (``actionOnEmptyResult``) — goes to ``key_action_url``."""
+    response = VoiceResponse()
+    gather = Gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=wait_s,
+        action=key_action_url,
+        method="POST",
+        action_on_empty_result=True,
+    )
+    gather.play(summary_audio_url)
+    gather.play(accept_audio_url)
+    response.append(gather)
+    return str(response)
+
+
+def agent_bridge_twiml(transfer_id: str) -> str:
+    """The colleague accepted: take the caller out of the transfer's queue and connect the two."""
+    response = VoiceResponse()
+    dial = Dial()
+    dial.queue(queue_name(transfer_id))
+    response.append(dial)
+    return str(response)
+
+
+def agent_hang_up_twiml(prompt_audio_url: str | None = None) -> str:
+    """End the colleague's leg (declined, too late, or a machine answered — then nothing is played at all)."""
+    response = VoiceResponse()
+    if prompt_audio_url:
+        response.play(prompt_audio_url)
+    response.hangup()
     return str(response)
 
 

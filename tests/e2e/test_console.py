@@ -7,6 +7,7 @@ Screenshots of every page land in test-artifacts/screenshots/ for review.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,10 +19,12 @@ from playwright.sync_api import Page, expect
 from typer.testing import CliRunner
 
 from ivr.cli import app as cli
+from ivr.simulator.cloud import AgentBehaviour
 from ivr.simulator.turns import text_turn
 from ivr.simulator.twilio import SimulatedCall, TwilioSimulator
 from ivr.transfer.links import sign_link
 from tests.e2e.conftest import SPEED, ConsoleServer
+from tests.integration.conftest import TRANSFER_SPEED
 
 PASSWORD = "correct horse battery"
 FRAUD = "help er is geld van mijn rekening gehaald ik denk dat ik opgelicht ben"
@@ -35,13 +38,23 @@ def calls() -> Iterator[ThreadPoolExecutor]:
         yield pool
 
 
-def place_call(server: ConsoleServer, pool: ThreadPoolExecutor, texts: list[str]) -> tuple[str, Future[SimulatedCall]]:
-    """Start a simulated phone call (real webhooks and media stream) in the background; the browser watches."""
-    simulator = TwilioSimulator(server.base_url, server.settings.auth_token, speed=SPEED, timeout_s=90)
+def place_call(
+    server: ConsoleServer, pool: ThreadPoolExecutor, texts: list[str], agents: tuple[AgentBehaviour, ...] = ("accepts",)
+) -> tuple[str, Future[SimulatedCall]]:
+    """Start a simulated phone call (real webhooks and media stream) in the background; the browser watches.
+    Colleagues rung for a transfer behave as ``agents`` says, in order."""
+    simulator = TwilioSimulator(
+        server.base_url,
+        server.settings.auth_token,
+        speed=SPEED,
+        timeout_s=90,
+        api_url=server.settings.twilio_api_url,
+        transfer_speed=TRANSFER_SPEED,
+    )
     call_sid = simulator.new_call_sid()
     server.recognizers.script(call_sid, texts)
     turns = [text_turn(t, "nl") for t in texts]
-    return call_sid, pool.submit(lambda: asyncio.run(simulator.call(list(turns), call_sid=call_sid)))
+    return call_sid, pool.submit(lambda: asyncio.run(simulator.call(list(turns), call_sid=call_sid, agent=agents)))
 
 
 def add_supervisor(server: ConsoleServer, username: str) -> None:
@@ -81,6 +94,8 @@ def test_supervisor_watches_a_call_live_then_changes_publishes_and_rolls_back_ru
     original_rules = rules_file.read_text(encoding="utf-8")
     add_supervisor(console_server, "sanne")
     fraud_sid, fraud_call = place_call(console_server, calls, [FRAUD])  # a stored call for the dry run
+    # the first colleague declines after the summary, the fallback accepts: the call page shows why
+    declined_sid, declined_call = place_call(console_server, calls, ["ik wil een medewerker"], ("declines", "accepts"))
 
     # ── log in ──────────────────────────────────────────────────────────────────────────────────────────────
     page.goto(f"{base}/admin/live")
@@ -121,6 +136,19 @@ def test_supervisor_watches_a_call_live_then_changes_publishes_and_rolls_back_ru
     wav = page.request.get(base + str(audio.get_attribute("src")))
     assert wav.ok and wav.headers["content-type"] == "audio/wav" and wav.body()[:4] == b"RIFF"
     shot(page, screenshots, "05-transfer-detail")
+
+    # ── a transfer's steps: who was rung, who declined, who took it, with times ────────────────────────────
+    assert declined_call.result(timeout=90).queue_result == "bridged"
+    wait_until_stored_as_ended(page, base, declined_sid)
+    page.goto(f"{base}/admin/calls/{declined_sid}")
+    steps = page.locator("#transfer-steps li")
+    expect(steps).to_have_count(8)
+    expect(page.locator("#transfer-steps")).to_contain_text("declined")
+    expect(page.locator("#transfer-steps li.accepted")).to_contain_text("avonddienst")
+    expect(page.locator("#transfer-steps li.bridged")).to_contain_text("caller and colleague connected")
+    expect(steps.first).to_contain_text(re.compile(r"\d\d:\d\d:\d\d"))
+    page.locator("#transfer-steps").scroll_into_view_if_needed()
+    shot(page, screenshots, "05b-transfer-steps")
 
     # ── the agent's page links supervisors to the same call in the console ─────────────────────────────────
     transfer = fraud_call.result().transfer

@@ -23,7 +23,10 @@ PATHS = [
     "/twilio/dial-status?transfer=T1",
     "/twilio/callback?transfer=T1",
     "/twilio/voicemail?transfer=T1",
-    "/twilio/whisper?transfer=T1",
+    "/twilio/agent?transfer=T1&attempt=0",
+    "/twilio/agent-key?transfer=T1&attempt=0",
+    "/twilio/agent-status?transfer=T1&attempt=0",
+    "/twilio/hold?transfer=T1",
 ]
 FIELDS = [
     "CallSid",

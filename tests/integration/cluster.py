@@ -65,6 +65,7 @@ class Cluster:
     model: Path = REPO_ROOT
     instances: list[Instance] = field(default_factory=list)
     lb_port: int = 0
+    api_port: int = field(default_factory=free_port)
     haproxy: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,12 +73,20 @@ class Cluster:
         """Where Twilio sends everything: the load balancer."""
         return f"http://127.0.0.1:{self.lb_port}"
 
+    @property
+    def api_url(self) -> str:
+        """Where the simulator stands in for Twilio's REST API (colleagues are rung through it)."""
+        return f"http://127.0.0.1:{self.api_port}"
+
     def simulator(self, timeout_s: float = 120) -> TwilioSimulator:
-        return TwilioSimulator(self.url, AUTH_TOKEN, speed=SPEED, timeout_s=timeout_s)
+        return TwilioSimulator(
+            self.url, AUTH_TOKEN, speed=SPEED, timeout_s=timeout_s, api_url=self.api_url, transfer_speed=8.0
+        )
 
     def _instance_env(self, instance: Instance) -> dict[str, str]:
         extra = {
             "IVR_PUBLIC_URL": self.url,
+            "IVR_TWILIO_API_URL": self.api_url,
             "IVR_DATABASE_URL": self.database_url,
             "IVR_REDIS_URL": self.redis_url,
             "IVR_RULES_FILE": str(instance.data_dir / "rules.yaml"),

@@ -18,6 +18,8 @@ from ivr.simulator.twilio import TwilioSimulator
 
 #: the line runs at twice real time in tests: same protocol and pacing logic, half the wall-clock time
 SPEED = 2.0
+#: Twilio's side of a transfer (hold, colleagues' phones) keeps its own clock: faster still
+TRANSFER_SPEED = 8.0
 
 
 @dataclass
@@ -27,7 +29,14 @@ class LiveServer:
     recognizers: ScriptedRecognizers | None = None
 
     def simulator(self, speed: float = SPEED) -> TwilioSimulator:
-        return TwilioSimulator(self.base_url, self.settings.auth_token, speed=speed, timeout_s=90)
+        return TwilioSimulator(
+            self.base_url,
+            self.settings.auth_token,
+            speed=speed,
+            timeout_s=90,
+            api_url=self.settings.twilio_api_url,
+            transfer_speed=TRANSFER_SPEED,
+        )
 
     def people_number(self) -> str:
         """Where people answer: the number of the rules file's ``default`` target (the one place that says so)."""

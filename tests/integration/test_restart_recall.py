@@ -1,5 +1,5 @@
 """After a restart the store answers what memory forgot: the agent page and summary audio, a pending after-stream,
-the whisper and the call's end (issue 10, point 8)."""
+the colleague's briefing and the call's end (issue 10, point 8)."""
 
 from __future__ import annotations
 
@@ -50,8 +50,9 @@ async def test_a_restarted_server_serves_transfers_it_never_had_in_memory(tmp_pa
         assert page.status_code == 200 and "opgelicht" in page.text.lower()
         assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
 
-        whisper = await _post(live, base, f"/twilio/whisper?transfer={transfer_id}", {"CallSid": "CA-agent-leg"})
-        assert whisper.status_code == 200 and "<Play>" in whisper.text
+        agent = {"CallSid": "CA-agent-leg", "AnsweredBy": "human"}
+        briefing = await _post(live, base, f"/twilio/agent?transfer={transfer_id}&attempt=0", agent)
+        assert briefing.status_code == 200 and "<Play>" in briefing.text
         await _post(live, base, "/twilio/status", {"CallSid": call_sid, "CallStatus": "completed"})
     store = Store.open(settings.resolved_database_url)  # the server has stopped: its writer wrote everything
     try:

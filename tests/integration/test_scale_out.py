@@ -65,7 +65,7 @@ async def _call(
     shared: redis.Redis,
     texts: list[str],
     extra: list[CallerTurn] | None = None,
-    agent: AgentBehaviour = "answers",
+    agent: AgentBehaviour = "accepts",
     call_sid: str | None = None,
 ) -> SimulatedCall:
     simulator = cluster.simulator()
@@ -106,8 +106,8 @@ async def test_twenty_calls_spread_over_three_instances_end_exactly_as_on_one(
 ) -> None:
     kinds = ["self"] * 8 + ["person"] * 6 + ["no-answer"] * 6
     plans = {
-        "self": (SELF_SERVICE, "answers"),
-        "person": (TO_A_PERSON, "answers"),
+        "self": (SELF_SERVICE, "accepts"),
+        "person": (TO_A_PERSON, "accepts"),
         "no-answer": (NO_ANSWER, "no-answer"),
     }
     calls: list[SimulatedCall] = []
@@ -129,8 +129,10 @@ async def test_twenty_calls_spread_over_three_instances_end_exactly_as_on_one(
             assert call.record.outcome.kind == "transfer" and call.transfer is not None
             assert call.dial_target() is not None
             if kind == "person":
-                # The whisper was fetched, and its summary audio served, by whichever instance HAProxy chose.
-                assert call.whisper_audio is not None and call.whisper_audio[:4] == b"RIFF"
+                # The colleague's briefing was fetched, and its summary audio served, by whichever instance
+                # HAProxy chose.
+                assert call.agent_legs and call.agent_legs[0].heard[0][:4] == b"RIFF"
+                assert call.queue_result == "bridged"
                 assert "4 5 1 2" in call.transfer.summary
                 link = sign_link(cluster.url, call.transfer.transfer_id, AUTH_TOKEN, 60)
                 pages = [await client.get(link) for _ in range(3)]  # three requests: round robin over all

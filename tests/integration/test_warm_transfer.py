@@ -30,11 +30,11 @@ async def _call(
     return await simulator.call(turns, call_sid=call_sid, agent=agent, offer_reply=offer_reply)
 
 
-def _dial(call: SimulatedCall) -> ET.Element:
-    assert call.after_stream_twiml is not None
-    dial = ET.fromstring(call.after_stream_twiml).find("Dial")
-    assert dial is not None, call.after_stream_twiml
-    return dial
+def _briefing(call: SimulatedCall) -> bytes:
+    """The spoken summary the first colleague rung heard before pressing a key."""
+    assert call.agent_legs, "Warmline rang a colleague"
+    assert call.agent_legs[0].heard, call.agent_legs[0].briefing_twiml
+    return call.agent_legs[0].heard[0]
 
 
 async def test_a_caller_asking_for_a_person_is_dialled_with_a_spoken_summary_for_the_agent(
@@ -42,20 +42,19 @@ async def test_a_caller_asking_for_a_person_is_dialled_with_a_spoken_summary_for
 ) -> None:
     call = await _call(text_server, ["waar blijft mijn bestelling", "vier vijf een twee", "ik wil een medewerker"])
 
-    dial = _dial(call)
-    number = dial.find("Number")
-    assert number is not None and number.text == "+31201234567"
-    assert "/twilio/whisper" in number.get("url", "")
-    assert "/twilio/dial-status" in dial.get("action", "")
+    assert call.after_stream_twiml is not None
+    enqueue = ET.fromstring(call.after_stream_twiml).find("Enqueue")
+    assert enqueue is not None and "/twilio/hold" in enqueue.get("waitUrl", ""), call.after_stream_twiml
+    assert "/twilio/dial-status" in enqueue.get("action", "")
+    assert call.dial_target() == "+31201234567"
+    assert call.queue_result == "bridged"
     assert call.transfer is not None and call.transfer.rule == "caller_request"
     assert "4 5 1 2" in call.transfer.summary
     prompts = [e.key for e in call.record.events if e.kind == "prompt"] if call.record else []
     assert prompts[-2:] == ["transfer_caller_request", "transfer_context"], "the caller hears what happens next"
 
-    # The whisper plays a real WAV whose speech is exactly the summary, rendered by our TTS.
-    assert call.whisper_twiml is not None and "<Play>" in call.whisper_twiml
-    assert call.whisper_audio is not None
-    heard, rate = read_wav(call.whisper_audio)
+    # The colleague hears a real WAV whose speech is exactly the summary, rendered by our TTS.
+    heard, rate = read_wav(_briefing(call))
     assert rate == 8000 and rms_dbfs(heard) > -40 and len(heard) > rate  # more than a second of speech
     with SpeechSynthesizer(text_server.settings.audio_cache_dir, text_server.settings.grammars_dir) as synth:
         expected, _ = read_wav(Path(await synth.synthesize_wav(call.transfer.summary, "nl")))
@@ -67,8 +66,7 @@ async def test_a_bereavement_call_goes_to_the_bereavement_team_over_sip(text_ser
         text_server, ["ja goedemiddag mijn vader is vorige week overleden en ik wil zijn abonnement opzeggen"]
     )
 
-    sip = _dial(call).find("Sip")
-    assert sip is not None and sip.text == "sip:rouw@pbx.warmline.example"
+    assert call.dial_target() == "sip:rouw@pbx.warmline.example"
     assert call.transfer is not None and call.transfer.rule == "rouw"
     assert call.transfer.intent == "bereavement"
     summary = call.transfer.summary.lower()
@@ -139,18 +137,27 @@ async def test_when_nobody_answers_the_caller_is_offered_a_call_back_and_it_is_r
     async with httpx.AsyncClient() as client:
         response = await client.get(url, headers={"X-Twilio-Signature": signature_check._signer.sign(url, {})})
     assert response.json()["callbacks"][0]["kind"] == "callback"
-    assert response.json()["status"] == "no-answer"
+    assert response.json()["status"] == "unreachable"
+    steps = [(s["kind"], s["target_name"]) for s in response.json()["steps"]]
+    # the built-in transfer's fallback (rules.yaml) was tried before the offer
+    assert steps == [
+        ("queued", "default"),
+        ("dialled", "default"),
+        ("no-answer", "default"),
+        ("dialled", "avonddienst"),
+        ("no-answer", "avonddienst"),
+        ("unreachable", "avonddienst"),
+    ]
 
 
 async def test_a_caller_who_cannot_be_understood_goes_to_a_person_with_a_kind_summary(vosk_server: LiveServer) -> None:
     mumble = speak("ja euh ik bel eigenlijk over dat ding van vorige week weet u wel", "nl")
     call = await vosk_server.simulator().call([SpeakTurn(mumble), SpeakTurn(mumble)])
 
-    number = _dial(call).find("Number")
-    assert number is not None and "/twilio/whisper" in number.get("url", "")
+    assert call.dial_target() == vosk_server.people_number()
     assert call.transfer is not None
     assert call.transfer.code in {"low_confidence", "repeated_failure"}
-    assert call.whisper_audio is not None
+    assert _briefing(call)[:4] == b"RIFF"
 
 
 async def test_the_agent_page_needs_a_signed_link_and_shows_the_redacted_conversation(text_server: LiveServer) -> None:

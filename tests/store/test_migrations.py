@@ -39,7 +39,7 @@ def test_migrations_create_every_table_from_an_empty_database(database_url: str)
         upgrade(engine)
         assert set(inspect(engine).get_table_names()) == TABLES
         with engine.connect() as connection:
-            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
     finally:
         engine.dispose()
 

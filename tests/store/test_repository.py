@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ivr.call.record import CallbackRequest, CallEvent, CallRecord, Outcome, TransferRecord
+from ivr.call.record import CallbackRequest, CallEvent, CallRecord, Outcome, TransferRecord, TransferStep
 from ivr.store.db import StoreError
 from ivr.store.repository import Store
 
@@ -58,7 +58,11 @@ def test_a_call_with_turns_transfer_and_callback_reads_back_whole(store: Store) 
         "CA100", Outcome(kind="transfer", reason="asked", rule="agent", target_name="Team", transfer_id="TR1")
     )
     store.add_transfer(_transfer())
-    store.update_transfer("TR1", "no-answer")
+    store.update_transfer(
+        _transfer().model_copy(
+            update={"status": "no-answer", "steps": [TransferStep(at=1.0, kind="no-answer", target_name="Team")]}
+        )
+    )
     store.add_callback("TR1", CallbackRequest(kind="voicemail", recording_url="https://rec/1"))
     store.call_ended("CA100", "completed", datetime.now(UTC))
 
@@ -77,6 +81,7 @@ def test_a_call_with_turns_transfer_and_callback_reads_back_whole(store: Store) 
     assert call.turns[1].reasons == ["slow speech"] and call.turns[1].confidence == 0.91
     assert call.transfer is not None
     assert call.transfer.status == "no-answer"
+    assert [s["kind"] for s in call.transfer.steps] == ["no-answer"]
     assert call.transfer.target == {"kind": "number", "number": "+31201234567"}
     assert call.transfer.distress_reasons == ["boos", "hard"]
     assert [(c.kind, c.recording_url) for c in call.transfer.callbacks] == [("voicemail", "https://rec/1")]

@@ -1,5 +1,6 @@
-"""Warm-transfer TwiML: the colleague hears the whisper first, queued calls carry their briefing, and a caller
-nobody answers is offered a call-back or voicemail instead of silence."""
+"""Warm-transfer TwiML: the caller waits on hold in the transfer's own queue, the colleague hears the summary and
+accepts with 1, queued calls carry their briefing, and a caller nobody answers is offered a call-back, Warmline or
+voicemail instead of silence."""
 
 from __future__ import annotations
 
@@ -10,16 +11,23 @@ import pytest
 
 from ivr.rules.schema import PhoneTarget, SipTarget, TaskRouterTarget
 from ivr.transfer.twiml import (
+    agent_bridge_twiml,
+    agent_briefing_twiml,
+    agent_hang_up_twiml,
     callback_confirmed_twiml,
     dial_result_twiml,
     handover_task_attributes,
     hold_twiml,
+    leave_queue_twiml,
+    queue_name,
     task_json,
     transfer_twiml,
-    whisper_twiml,
 )
 
-WHISPER = "https://ivr.example.nl/twilio/whisper?transfer=tr1&sig=x"
+WAIT = "https://ivr.example.nl/twilio/hold?language=nl&transfer=tr1"
+SUMMARY = "https://ivr.example.nl/audio/summaries/tr1?exp=1&sig=x"
+ACCEPT = "https://ivr.example.nl/audio/prompts/nl/agent_accept.wav"
+KEY_ACTION = "https://ivr.example.nl/twilio/agent-key?transfer=tr1&attempt=0"
 DIAL_ACTION = "https://ivr.example.nl/twilio/dial-result?transfer=tr1"
 OFFER = ["https://ivr.example.nl/audio/nl/transfer_unanswered.wav"]
 RECORD = "https://ivr.example.nl/twilio/voicemail?transfer=tr1"
@@ -52,61 +60,76 @@ def _attributes(summary: str = "Beller wil geld terug. Klinkt emotioneel.") -> d
     )
 
 
-# ── dialling a colleague ──────────────────────────────────────────────────────────────────────────────────
-def test_phone_target_is_dialled_with_the_whisper_on_the_colleagues_leg() -> None:
-    target = PhoneTarget(type="phone", number="+31201234567")
-
-    root = _parse(
+# ── holding the caller while a colleague is found ─────────────────────────────────────────────────────────
+def _transfer(target: PhoneTarget | SipTarget | TaskRouterTarget, **values: object) -> ET.Element:
+    return _parse(
         transfer_twiml(
-            target, whisper_url=WHISPER, dial_action_url=DIAL_ACTION, language="nl", caller_id="+31850001111"
+            target,
+            transfer_id="tr1",
+            wait_url=WAIT,
+            dial_action_url=DIAL_ACTION,
+            language=str(values.pop("language", "nl")),
+            **values,  # type: ignore[arg-type]
         )
     )
 
-    assert _verbs(root) == ["Dial"]
-    dial = root[0]
-    assert dial.attrib["action"] == DIAL_ACTION
-    assert dial.attrib["timeout"] == "20"
-    assert dial.attrib["callerId"] == "+31850001111"
-    number = dial.find("Number")
-    assert number is not None
-    assert number.text == "+31201234567"
-    assert number.attrib["url"] == WHISPER  # query string survives XML escaping
+
+@pytest.mark.parametrize(
+    "target", [PhoneTarget(type="phone", number="+31201234567"), SipTarget(type="sip", uri="sip:rouw@pbx.example.nl")]
+)
+def test_a_phone_or_sip_transfer_holds_the_caller_in_the_transfers_own_queue(
+    target: PhoneTarget | SipTarget,
+) -> None:
+    root = _transfer(target)
+
+    assert _verbs(root) == ["Enqueue"]
+    enqueue = root[0]
+    assert enqueue.text == queue_name("tr1") == "warmline-tr1"
+    assert enqueue.attrib["waitUrl"] == WAIT  # query string survives XML escaping
+    assert enqueue.attrib["waitUrlMethod"] == "POST"
+    assert enqueue.attrib["action"] == DIAL_ACTION
+    assert "workflowSid" not in enqueue.attrib
 
 
-def test_sip_target_is_dialled_with_the_whisper_and_our_timeout() -> None:
-    target = SipTarget(type="sip", uri="sip:rouw@pbx.example.nl")
+def test_the_colleague_hears_the_summary_then_is_asked_to_press_1_and_silence_counts_as_declined() -> None:
+    root = _parse(agent_briefing_twiml(SUMMARY, ACCEPT, key_action_url=KEY_ACTION, wait_s=6))
 
-    root = _parse(transfer_twiml(target, whisper_url=WHISPER, dial_action_url=DIAL_ACTION, language="nl", timeout_s=30))
+    assert _verbs(root) == ["Gather"]
+    gather = root[0]
+    assert gather.attrib["numDigits"] == "1" and gather.attrib["timeout"] == "6"
+    assert gather.attrib["action"] == KEY_ACTION
+    assert gather.attrib["actionOnEmptyResult"] == "true", "no key in time must reach us too"
+    assert [(p.tag, p.text) for p in gather] == [("Play", SUMMARY), ("Play", ACCEPT)]
 
-    dial = root[0]
-    assert dial.tag == "Dial"
-    assert dial.attrib["timeout"] == "30"
-    assert "callerId" not in dial.attrib
-    sip = dial.find("Sip")
-    assert sip is not None
-    assert sip.text == "sip:rouw@pbx.example.nl"
-    assert sip.attrib["url"] == WHISPER
+
+def test_an_accepting_colleague_takes_the_caller_out_of_that_transfers_queue() -> None:
+    root = _parse(agent_bridge_twiml("tr1"))
+
+    queue = root.find("Dial/Queue")
+    assert queue is not None and queue.text == "warmline-tr1"
+
+
+def test_a_machine_is_hung_up_on_without_a_word_and_a_late_colleague_is_told_why() -> None:
+    assert _verbs(_parse(agent_hang_up_twiml())) == ["Hangup"]
+    late = _parse(agent_hang_up_twiml("https://x/agent_too_late.wav"))
+    assert [(v.tag, v.text) for v in late] == [("Play", "https://x/agent_too_late.wav"), ("Hangup", None)]
+
+
+def test_a_caller_nobody_could_take_leaves_the_queue_for_the_offer() -> None:
+    assert _verbs(_parse(leave_queue_twiml())) == ["Leave"]
 
 
 def test_taskrouter_target_enqueues_the_call_with_its_briefing_as_task_attributes() -> None:
     target = TaskRouterTarget(type="taskrouter", workflow_sid=WORKFLOW)
     summary = 'Beller wil geld terug & zegt "<dringend>". Klinkt emotioneel.'
 
-    root = _parse(
-        transfer_twiml(
-            target,
-            whisper_url=WHISPER,
-            dial_action_url=DIAL_ACTION,
-            language="nl",
-            task_attributes=_attributes(summary),
-            priority=80,
-        )
-    )
+    root = _transfer(target, task_attributes=_attributes(summary), priority=80)
 
     assert _verbs(root) == ["Enqueue"]
     enqueue = root[0]
     assert enqueue.attrib["workflowSid"] == WORKFLOW
     assert enqueue.attrib["action"] == DIAL_ACTION  # leaving the queue unanswered is handled like no-answer
+    assert enqueue.attrib["waitUrl"] == WAIT
     task = enqueue.find("Task")
     assert task is not None
     assert task.attrib["priority"] == "80"
@@ -122,7 +145,7 @@ def test_taskrouter_target_enqueues_the_call_with_its_briefing_as_task_attribute
 def test_queued_call_without_briefing_still_says_which_language_the_caller_speaks() -> None:
     target = TaskRouterTarget(type="taskrouter", workflow_sid=WORKFLOW)
 
-    root = _parse(transfer_twiml(target, whisper_url=WHISPER, dial_action_url=DIAL_ACTION, language="en"))
+    root = _transfer(target, language="en")
 
     task = root[0].find("Task")
     assert task is not None
@@ -142,13 +165,6 @@ def test_task_attributes_mask_personal_data_and_drop_the_oldest_lines_when_too_l
     assert lines[-1] == "Beller: zin nummer 199 met iban [IBAN]"
     assert attributes["transcript_lines_dropped"] == 200 - len(lines)
     assert "NL91" not in task_json(attributes)
-
-
-def test_whisper_plays_the_rendered_summary_to_the_colleague() -> None:
-    root = _parse(whisper_twiml("https://ivr.example.nl/audio/summary/tr1.wav"))
-
-    assert _verbs(root) == ["Play"]
-    assert root[0].text == "https://ivr.example.nl/audio/summary/tr1.wav"
 
 
 # ── when the transfer ends ────────────────────────────────────────────────────────────────────────────────
@@ -192,17 +208,11 @@ def test_confirmed_call_back_is_announced_then_the_call_ends() -> None:
     assert root[0].text == "https://ivr.example.nl/audio/nl/callback_confirmed.wav"
 
 
-def test_an_enqueued_caller_is_given_hold_twiml_with_a_reassurance_then_hold_audio() -> None:
-    queue = TaskRouterTarget(type="taskrouter", workflow_sid=WORKFLOW)
-    root = ET.fromstring(
-        transfer_twiml(
-            queue, whisper_url=WHISPER, dial_action_url=DIAL_ACTION, language="nl", wait_url="https://x/twilio/hold"
-        )
-    )
-    assert root[0].attrib["waitUrl"] == "https://x/twilio/hold"
-    assert root[0].attrib["waitUrlMethod"] == "POST"
-    hold = ET.fromstring(hold_twiml("https://x/still.wav", "https://x/chime.wav"))
+def test_a_waiting_caller_hears_the_news_then_hold_audio() -> None:
+    hold = ET.fromstring(hold_twiml(["https://x/still.wav"], "https://x/chime.wav", plays=2))
     assert [(p.tag, p.text, p.get("loop")) for p in hold] == [
         ("Play", "https://x/still.wav", None),
         ("Play", "https://x/chime.wav", "2"),
     ]
+    first = ET.fromstring(hold_twiml([], "https://x/chime.wav"))
+    assert [(p.tag, p.text) for p in first] == [("Play", "https://x/chime.wav")]
