@@ -39,22 +39,25 @@ def calls() -> Iterator[ThreadPoolExecutor]:
 
 
 def place_call(
-    server: ConsoleServer, pool: ThreadPoolExecutor, texts: list[str], agents: tuple[AgentBehaviour, ...] = ("accepts",)
+    server: ConsoleServer, pool: ThreadPoolExecutor, texts: list[str], agents: tuple[AgentBehaviour, ...] = ()
 ) -> tuple[str, Future[SimulatedCall]]:
     """Start a simulated phone call (real webhooks and media stream) in the background; the browser watches.
-    Colleagues rung for a transfer behave as ``agents`` says, in order."""
+    With ``agents``, this call's simulator stands in for Twilio's REST API (one call at a time may: it listens on
+    the server's API port) and the colleagues rung behave as ``agents`` says, in order."""
     simulator = TwilioSimulator(
         server.base_url,
         server.settings.auth_token,
         speed=SPEED,
         timeout_s=90,
-        api_url=server.settings.twilio_api_url,
+        api_url=server.settings.twilio_api_url if agents else None,
         transfer_speed=TRANSFER_SPEED,
     )
     call_sid = simulator.new_call_sid()
     server.recognizers.script(call_sid, texts)
     turns = [text_turn(t, "nl") for t in texts]
-    return call_sid, pool.submit(lambda: asyncio.run(simulator.call(list(turns), call_sid=call_sid, agent=agents)))
+    return call_sid, pool.submit(
+        lambda: asyncio.run(simulator.call(list(turns), call_sid=call_sid, agent=agents or "accepts"))
+    )
 
 
 def add_supervisor(server: ConsoleServer, username: str) -> None:
@@ -215,7 +218,9 @@ def test_supervisor_watches_a_call_live_then_changes_publishes_and_rolls_back_ru
     # ── dashboard and the feedback loop ────────────────────────────────────────────────────────────────────
     page.goto(f"{base}/admin/dashboard")
     expect(page.locator("svg.chart")).to_have_count(4)
-    expect(page.locator("#share-without-person")).to_contain_text("50%")
+    # the live call was served by Warmline; the fraud call and the declined-then-accepted one went to people
+    expect(page.locator("#share-without-person")).to_contain_text("33% (1 of 3)")
+    expect(page.locator("#abandoned-waiting")).to_contain_text("hung up waiting for a person: 0")
     shot(page, screenshots, "11-dashboard")
     page.goto(f"{base}/admin/missed")
     missed = page.locator('#missed tr[data-key="ik zoek mijn kat"]')
