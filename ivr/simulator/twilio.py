@@ -14,6 +14,7 @@ import contextlib
 import json
 import secrets
 import time
+import weakref
 import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -223,6 +224,10 @@ class _Ear:
         return ended
 
 
+#: event loop → API address → the stand-in REST API served there
+_CLOUDS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, TwilioCloud]] = weakref.WeakKeyDictionary()
+
+
 class TwilioSimulator:
     def __init__(
         self,
@@ -244,16 +249,28 @@ class TwilioSimulator:
         self.transfer_speed = transfer_speed or speed
         self.base_url = base_url.rstrip("/")
         self._signer = SignatureChecker(auth_token)
-        self.cloud = (
-            TwilioCloud(api_url, account_sid, auth_token, self.post_signed, self.transfer_speed)
-            if api_url is not None
-            else None
-        )
+        self.api_url = api_url
+        self._account_auth = (account_sid, auth_token)
         self.speed = speed
         self.caller = caller
         self.callee = callee
         self.account_sid = account_sid
         self.timeout_s = timeout_s
+
+    @property
+    def cloud(self) -> TwilioCloud | None:
+        """The stand-in for Twilio's REST API, shared by every simulator of this event loop serving ``api_url``
+        (concurrent calls of one test may come from several simulators: one server per port)."""
+        if self.api_url is None:
+            return None
+        clouds = _CLOUDS.setdefault(asyncio.get_running_loop(), {})
+        cloud = clouds.get(self.api_url)
+        if cloud is None:
+            account_sid, auth_token = self._account_auth
+            cloud = clouds[self.api_url] = TwilioCloud(
+                self.api_url, account_sid, auth_token, self.post_signed, self.transfer_speed
+            )
+        return cloud
 
     # ── HTTP ────────────────────────────────────────────────────────────────────────────────────────────
     async def post_signed(self, client: httpx.AsyncClient, url: str, params: dict[str, str]) -> httpx.Response:
