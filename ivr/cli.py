@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from ivr.cli_grammars import grammars_app
-from ivr.cli_store import _fail, db_app, purge, users_app
+from ivr.cli_store import _fail, db_app, forget, purge, users_app
 from ivr.config import Settings
 from ivr.errors import IvrError
 
@@ -29,6 +29,7 @@ prompts_app = typer.Typer(help="Spoken prompts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.command()(purge)
+app.command()(forget)
 app.add_typer(models_app, name="models")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(rules_app, name="rules")

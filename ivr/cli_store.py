@@ -57,6 +57,26 @@ def purge(
     console.print(f"purged {deleted} call(s) {when}")
 
 
+def forget(
+    number: Annotated[str, typer.Argument(help="The caller's phone number, e.g. +31612345678.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation (scripts).")] = False,
+) -> None:
+    """Erase one caller: every stored call from this number, with its turns, transfers, call-backs and spoken
+    summaries. Their next call is a first call again. The number itself is never stored; it is only hashed here."""
+    from ivr.callers import caller_key
+
+    key = caller_key(number, Settings().auth_token)
+    if key is None:
+        raise typer.BadParameter(f"{number!r} is not a phone number", param_hint="NUMBER")
+    with _store() as store:
+        if not yes and not typer.confirm("Erase every stored call from this number, for good?", default=False):
+            raise typer.Exit(code=1)
+        deleted = store.forget_caller(key)
+        # the audit log names the hash, never the number
+        store.audit("cli", "caller.forget", key[:12], {"deleted": deleted})
+    console.print(f"forgot the caller: {deleted} call(s) erased")
+
+
 @contextlib.contextmanager
 def _store() -> Iterator[Store]:
     """The deployment's store (IVR_DATABASE_URL), closed afterwards; a bad URL is one line."""

@@ -113,6 +113,10 @@ class Settings(BaseSettings):
         description="Personal data masked before storage, comma-separated (IVR_REDACT=iban,bsn,phone; 'none').",
     )
     retention_days: float = Field(default=30, gt=0, description="Calls older than this are purged (hourly).")
+    caller_memory: bool = Field(
+        default=True,
+        description="Recognise returning callers by a keyed hash of their number (off: every call is a first call).",
+    )
     instance_heartbeat_s: float = Field(
         default=10.0,
         gt=0,

@@ -8,10 +8,11 @@ a person takes over, and which person. The same function serves live calls, ``iv
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from ivr.callers import PreviousCall
 from ivr.dialog.actions import Action, CallerInput, KeyPress, Say, Transfer, TransferReason, Utterance
 from ivr.dialog.engine import DialogContext, Turn
 from ivr.rules.evaluate import TransferDecision, TurnSignals, evaluate
@@ -41,6 +42,8 @@ class CallSignals:
     barge_ins: int = 0
     distress: Distress = NO_DISTRESS
     intent: str | None = None
+    #: caller memory: the same caller's earlier calls, newest first (empty for a first or withheld call)
+    history: tuple[PreviousCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,9 @@ def assess_turn(
         local_time=_local_now(rules, now),
         caller_asked_for_person=transfer is not None and transfer.reason == "caller_request",
         pressed_zero=isinstance(event, KeyPress) and event.digits.strip("#") == "0",
+        previous_calls=prev.history,
+        order_number=turn.state.facts.order_number,
+        at=(now or datetime.now(UTC)).timestamp(),
     )
     decision = evaluate(rules, signals)
     updated = CallSignals(
@@ -109,6 +115,7 @@ def assess_turn(
         barge_ins=barge_ins,
         distress=distress,
         intent=intent if intent != "unknown" else prev.intent,
+        history=prev.history,
     )
     actions = turn.actions
     if transfer is None and decision is not None:

@@ -67,11 +67,11 @@ def zone_of(request: Request) -> str:
     return runtime.rulebook.active.timezone if runtime is not None else DEFAULT_ZONE
 
 
-def epoch_time(seconds: float | None, zone: str = DEFAULT_ZONE) -> str:
+def epoch_time(seconds: float | None, zone: str = DEFAULT_ZONE, fmt: str = "%H:%M:%S") -> str:
     """A moment kept as Unix time (a transfer's steps), as a wall-clock time in the supervisors' zone."""
     if seconds is None:
         return ""
-    return local_time(datetime.fromtimestamp(float(seconds), UTC), zone, "%H:%M:%S")
+    return local_time(datetime.fromtimestamp(float(seconds), UTC), zone, fmt)
 
 
 #: what each step of reaching a person means, in the supervisors' words

@@ -39,6 +39,10 @@ class RuleCard:
     time: str = ""
     keywords: str = ""
     language: tuple[str, ...] = ()
+    #: a returning caller: this many calls (this one included) in so many days, about the same topic
+    calls_count: str = ""
+    calls_days: str = ""
+    same_topic: bool = False
     target: str = ""
     #: targets tried in order when ``target`` does not take the call, comma-separated as typed
     fallbacks: str = ""
@@ -65,6 +69,8 @@ def cards_from_text(text: str) -> list[RuleCard]:
         when: dict[str, Any] = raw_when if isinstance(raw_when, dict) else {}
         raw_below = when.get("recognition_below")
         below: dict[str, Any] = raw_below if isinstance(raw_below, dict) else {}
+        raw_calls = when.get("calls_in_days")
+        calls: dict[str, Any] = raw_calls if isinstance(raw_calls, dict) else {}
         cards.append(
             RuleCard(
                 name=_text(rule.get("name")),
@@ -79,6 +85,9 @@ def cards_from_text(text: str) -> list[RuleCard]:
                 time=_text(when.get("time")),
                 keywords=", ".join(_listed(when.get("keywords"))),
                 language=tuple(_listed(when.get("language"))),
+                calls_count=_text(calls.get("count")),
+                calls_days=_text(calls.get("days")),
+                same_topic=when.get("same_topic") is True,
                 target=_text(rule.get("target")),
                 fallbacks=", ".join(_listed(rule.get("fallbacks"))),
                 priority=_text(rule.get("priority")),
@@ -117,6 +126,9 @@ def cards_from_form(form: Mapping[str, Sequence[str]], count: int) -> list[RuleC
             time=one(i, "time"),
             keywords=one(i, "keywords"),
             language=many(i, "language"),
+            calls_count=one(i, "calls_count"),
+            calls_days=one(i, "calls_days"),
+            same_topic=one(i, "same_topic") == "on",
             target=one(i, "target"),
             fallbacks=one(i, "fallbacks"),
             priority=one(i, "priority"),
@@ -160,6 +172,10 @@ def card_rule(card: RuleCard) -> dict[str, Any]:
         when["keywords"] = keywords
     if card.language:
         when["language"] = list(card.language)
+    if card.calls_count or card.calls_days:
+        when["calls_in_days"] = {"count": _number(card.calls_count), "days": _number(card.calls_days)}
+    if card.same_topic:
+        when["same_topic"] = True
     rule: dict[str, Any] = {"name": card.name, "description": card.description, "when": when}
     rule["target"] = card.target
     fallbacks = [f.strip() for f in card.fallbacks.split(",") if f.strip()]

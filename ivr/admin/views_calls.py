@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
@@ -19,6 +19,7 @@ from ivr.admin import queries
 from ivr.admin.auth import Viewer
 from ivr.admin.console import ConsoleDep, EngineDep, RuntimeDep, StoreDep
 from ivr.admin.pages import render, zone_of
+from ivr.callers import HISTORY_DAYS
 
 router = APIRouter()
 
@@ -137,7 +138,14 @@ def call_page(call_sid: str, request: Request, user: Viewer, console: ConsoleDep
     # Rendered on this instance, or renderable here from the stored text (another instance rendered it).
     transfer = call.transfer
     audio = bool(transfer and transfer.summary_audio and (Path(transfer.summary_audio).is_file() or transfer.summary))
-    return render(console, request, "call.html", user, section="calls", call=call, has_audio=audio)
+    # caller memory is shown to supervisors only: who called how often is more than a viewer needs
+    earlier = (
+        store.caller_history(call.caller_key, call.started_at - timedelta(days=HISTORY_DAYS), exclude=call_sid)
+        if call.caller_key and user.is_supervisor
+        else []
+    )
+    earlier = [c for c in earlier if c.started < call.started_at.timestamp()]
+    return render(console, request, "call.html", user, section="calls", call=call, has_audio=audio, earlier=earlier)
 
 
 @router.get("/calls/{call_sid}/summary.wav")

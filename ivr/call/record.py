@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
+from ivr.callers import PreviousCall
+
 if TYPE_CHECKING:
     from ivr.call.progress import Progress
 
@@ -51,6 +53,8 @@ class Outcome(BaseModel):
     rule: str = ""
     target_name: str = ""
     transfer_id: str = ""
+    #: the order the call was about, once given (caller memory)
+    order_number: str = ""
 
 
 class CallbackRequest(BaseModel):
@@ -156,6 +160,10 @@ class CallRecord(BaseModel):
     call_sid: str
     language: str
     caller: str = ""
+    #: caller memory: the keyed hash of the caller's number ("" when withheld or memory is off)
+    caller_key: str = ""
+    #: the same caller's earlier calls, newest first, looked up when the call came in
+    history: list[PreviousCall] = Field(default_factory=list)
     started: float = Field(default_factory=time.time)
     ended: float | None = None
     status: str = "in-progress"
@@ -307,12 +315,27 @@ class CallRegistry:
         except Exception:
             log.exception("call sink failed; the call goes on")
 
-    def open(self, call_sid: str, language: str, caller: str = "") -> CallRecord:
+    def open(
+        self,
+        call_sid: str,
+        language: str,
+        caller: str = "",
+        *,
+        caller_key: str = "",
+        history: list[PreviousCall] | None = None,
+    ) -> CallRecord:
         with self._lock:
             self._sweep()
             record = self.records.get(call_sid)
             if record is None:
-                record = CallRecord(call_sid=call_sid, language=language, caller=caller, started=self.clock())
+                record = CallRecord(
+                    call_sid=call_sid,
+                    language=language,
+                    caller=caller,
+                    caller_key=caller_key,
+                    history=history or [],
+                    started=self.clock(),
+                )
                 self.records[call_sid] = record
                 opened = record.model_copy()
                 self._notify(lambda sink: sink.call_opened(opened))

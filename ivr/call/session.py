@@ -13,7 +13,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -23,6 +23,7 @@ from ivr.call.inbound import AudioRateLimit
 from ivr.call.playback import Speaker, StreamClosed
 from ivr.call.progress import Progress, back_state
 from ivr.call.record import CallRegistry, Outcome
+from ivr.callers import order_to_offer, when_key
 from ivr.config import Settings
 from ivr.dialog.actions import (
     Action,
@@ -193,7 +194,23 @@ class CallSession:
             self._state, self._signals = self._resume.state, self._resume.signals
             await self._handle(Resumed(back=self._resume.back_to_bot))
         else:
-            await self._handle(CallStarted())
+            await self._handle(self._greeting())
+
+    def _greeting(self) -> CallStarted:
+        """Caller memory: the rules (and the colleague's briefing) know a returning caller called before, and one
+        who called about an order this week is asked about it first."""
+        record = self._deps.registry.get(self.call_sid)
+        if record is None or not record.history:
+            return CallStarted()
+        history = tuple(record.history)
+        self._signals = replace(self._signals, history=history)
+        now = time.time()
+        earlier = order_to_offer(history, now)
+        if earlier is None or earlier.order_number is None:
+            return CallStarted()
+        when = when_key(earlier.started, now, self._deps.rules().zone())
+        flow = self._ctx.flow
+        return CallStarted(offer_order=earlier.order_number, offer_when=flow.text(when))
 
     async def close(self) -> None:
         """Stop everything this call owns. Safe to call twice and from any state (hang-up mid-prompt included)."""
@@ -581,6 +598,9 @@ class CallSession:
                     "transfer_id": transfer_id,
                 }
             )
+        order_number = self._state.facts.order_number
+        if order_number:
+            outcome = outcome.model_copy(update={"order_number": order_number})
         self._deps.registry.set_outcome(self.call_sid, outcome)
         self._deps.registry.add_event(
             self.call_sid,

@@ -43,6 +43,7 @@ from ivr.call.record import (
     TransferRecord,
     event_line,
 )
+from ivr.callers import PreviousCall
 
 #: a client made by :func:`connect` (``decode_responses=True``: every reply is text)
 Redis = redis.Redis
@@ -136,8 +137,23 @@ class RedisCallRegistry(CallRegistry):
         self._started[record.call_sid] = record.started
         return True
 
-    def open(self, call_sid: str, language: str, caller: str = "") -> CallRecord:
-        record = CallRecord(call_sid=call_sid, language=language, caller=caller, started=self.clock())
+    def open(
+        self,
+        call_sid: str,
+        language: str,
+        caller: str = "",
+        *,
+        caller_key: str = "",
+        history: list[PreviousCall] | None = None,
+    ) -> CallRecord:
+        record = CallRecord(
+            call_sid=call_sid,
+            language=language,
+            caller=caller,
+            caller_key=caller_key,
+            history=history or [],
+            started=self.clock(),
+        )
         with self._lock:
             if self._write_call(record):
                 opened = record.model_copy()

@@ -16,7 +16,12 @@ GrammarName = Literal["free", "digits", "yes_no"]
 # ── inputs ────────────────────────────────────────────────────────────────────────────────────────────────
 @dataclass(frozen=True, slots=True)
 class CallStarted:
-    """The call has connected; the engine answers with the greeting."""
+    """The call has connected; the engine answers with the greeting. ``offer_order``: a returning caller (caller
+    memory) who recently called about this order is asked whether that is why they call again; ``offer_when``
+    says when ("gisteren")."""
+
+    offer_order: str | None = None
+    offer_when: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from ivr.signals.intent import AGENT_REQUEST, UNKNOWN, IntentResult, classify_in
 from ivr.signals.text import has_unknown_marker, tokenize
 from ivr.speech.types import Transcript
 
-Step = Literal["start", "intent", "order_number", "anything_else", "ended"]
+Step = Literal["start", "confirm_order", "intent", "order_number", "anything_else", "ended"]
 FailureReason = Literal["not_understood", "low_confidence", "no_input", "order_not_found"]
 
 #: Failed attempts in a row after which a colleague takes over. A promise to callers, not a tuning knob.
@@ -49,7 +49,14 @@ MIN_ORDER_DIGITS_IN_SENTENCE = 3
 AGENT_KEY = "0"
 
 _GRAMMAR: Mapping[Step, GrammarName] = MappingProxyType(
-    {"start": "free", "intent": "free", "order_number": "digits", "anything_else": "yes_no", "ended": "free"}
+    {
+        "start": "free",
+        "confirm_order": "yes_no",
+        "intent": "free",
+        "order_number": "digits",
+        "anything_else": "yes_no",
+        "ended": "free",
+    }
 )
 _REPROMPT: Mapping[tuple[Step, FailureReason], PromptKey] = MappingProxyType(
     {
@@ -74,6 +81,8 @@ class Facts:
 
     order_number: str | None = None
     order_found: bool | None = None
+    #: the order a returning caller was asked about in the greeting (caller memory), until they answer
+    offered_order: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,18 +138,48 @@ def step(ctx: DialogContext, state: DialogState, event: CallerInput) -> Turn:
     if isinstance(event, CallStarted):
         if state.step != "start":
             return Turn(state, ())  # a repeated start event must not greet twice
+        if event.offer_order:
+            # Caller memory: the obvious question first. Only the order number is said, which the caller gave us.
+            values = {"order_number": spell_digits(event.offer_order), "when": event.offer_when}
+            offered = replace(state, step="confirm_order", facts=replace(state.facts, offered_order=event.offer_order))
+            return Turn(offered, (_say(ctx, "greeting_returning", values), Listen("yes_no")))
         greeting = _say(ctx, "greeting")
         return Turn(replace(state, step="intent"), (greeting, Listen("free")))
     if isinstance(event, Resumed):
         return _resume(ctx, state, back=event.back)
 
     state = replace(state, turns=state.turns + 1, step="intent" if state.step == "start" else state.step)
+    if state.step == "confirm_order":
+        confirmed = _confirm_order(ctx, state, event)
+        if confirmed is not None:
+            return confirmed
+        # Not a plain yes or no: the caller said what they want instead, which is read as any first request.
+        state = replace(state, step="intent", facts=replace(state.facts, offered_order=None))
     if isinstance(event, KeyPress):
         return _on_keys(ctx, state, event.digits)
     if isinstance(event, NoInput):
         return _fail(ctx, state, "no_input")
     assert isinstance(event, Utterance)
     return _on_speech(ctx, state, event.transcript)
+
+
+def _confirm_order(ctx: DialogContext, state: DialogState, event: CallerInput) -> Turn | None:
+    """The answer to "Belt u over bestelling 4 5 1 2?": yes looks the order up, no asks what else; None for
+    anything that is not a plain, well-heard yes or no."""
+    offered = state.facts.offered_order
+    if not isinstance(event, Utterance) or offered is None or event.transcript.confidence < ctx.min_confidence:
+        return None
+    text = event.transcript.text
+    if plain_answer(text, ctx.flow.phrases) != "yes_no":
+        return None
+    answer = parse_yes_no(text, ctx.flow.phrases)
+    state = replace(state, facts=replace(state.facts, offered_order=None))
+    if answer is True:
+        heard = IntentResult(ORDER_STATUS, 1.0, ("said yes to the order offered from an earlier call",))
+        return _look_up_order(ctx, replace(state, last_intent=ORDER_STATUS), offered, heard)
+    if answer is False:
+        return _succeed(state, "intent", (_say(ctx, "ask_what"), Listen("free")), None)
+    return None
 
 
 def _on_keys(ctx: DialogContext, state: DialogState, keys: str) -> Turn:
@@ -248,6 +287,8 @@ def _resume(ctx: DialogContext, state: DialogState, *, back: bool = False) -> Tu
     failure count and the facts stay as they were. ``back``: the caller came back from a transfer nobody took."""
     if state.step == "start":
         return step(ctx, state, CallStarted())
+    if state.step == "confirm_order":  # the offer is not repeated: what the caller wants is asked openly
+        state = replace(state, step="intent", facts=replace(state.facts, offered_order=None))
     question = _QUESTION.get(state.step)
     if question is None:
         return Turn(state, ())

@@ -45,6 +45,10 @@ PromptKey = Literal[
     "transfer_needs_person",
     "resumed",
     "back_to_bot",
+    "greeting_returning",
+    "previous_today",
+    "previous_yesterday",
+    "previous_this_week",
 ]
 ENGINE_PROMPTS: tuple[PromptKey, ...] = get_args(PromptKey)
 
@@ -56,12 +60,13 @@ NEEDS_PERSON_PREFIX = "transfer_needs_person_"
 #: The self-service intent that asks for an order number instead of answering at once.
 ORDER_STATUS = "order_status"
 
-KNOWN_PLACEHOLDERS = frozenset({"company", "order_number", "status", "hours", "topic"})
+KNOWN_PLACEHOLDERS = frozenset({"company", "order_number", "status", "hours", "topic", "position", "minutes", "when"})
 _EXTRA_PLACEHOLDERS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "order_status": frozenset({"order_number", "status"}),
         "order_not_found": frozenset({"order_number"}),
         "transfer_needs_person": frozenset({"topic"}),
+        "greeting_returning": frozenset({"order_number", "when"}),
     }
 )
 

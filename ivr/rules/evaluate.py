@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ivr.callers import HISTORY_DAYS, PreviousCall, same_topic, within
 from ivr.config import Language
 from ivr.dialog.actions import TransferReason
 from ivr.rules.schema import DEFAULT_TARGET, Conditions, Rule, RuleSet, Target
@@ -39,6 +40,12 @@ class TurnSignals:
     local_time: datetime
     caller_asked_for_person: bool = False
     pressed_zero: bool = False
+    #: the caller's earlier calls (caller memory), newest first; empty for a first or withheld call
+    previous_calls: tuple[PreviousCall, ...] = ()
+    #: the order this call is about, once the caller gave it
+    order_number: str | None = None
+    #: Unix time of the turn (for "calls in the last N days")
+    at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +169,27 @@ def check_conditions(when: Conditions, ctx: TurnSignals, rules: RuleSet) -> tupl
         if ctx.language not in when.language:
             return None
         matched.append(f"language {ctx.language}")
+    if when.calls_in_days is not None or when.same_topic:
+        repeat = _repeat_calls(when, ctx)
+        if repeat is None:
+            return None
+        matched.append(repeat)
     return tuple(matched)
+
+
+def _repeat_calls(when: Conditions, ctx: TurnSignals) -> str | None:
+    """A returning caller: enough earlier calls in the window (about the same topic, when asked), in words."""
+    days = when.calls_in_days.days if when.calls_in_days is not None else HISTORY_DAYS
+    earlier = within(ctx.previous_calls, days, ctx.at)
+    topic = ""
+    if when.same_topic:
+        earlier = tuple(call for call in earlier if same_topic(call, ctx.intent, ctx.order_number))
+        topic = f" about order {ctx.order_number}" if ctx.order_number else f" about {ctx.intent}"
+        if not earlier:
+            return None
+    if when.calls_in_days is not None and len(earlier) + 1 < when.calls_in_days.count:
+        return None
+    return f"call {len(earlier) + 1} in {days:g} days{topic}"
 
 
 def _code(rule: Rule) -> TransferReason:

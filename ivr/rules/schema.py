@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from ivr.callers import HISTORY_DAYS
 from ivr.config import Language
 
 DEFAULT_TARGET = "default"
@@ -127,6 +128,13 @@ def _text_list(value: Any, what: str) -> Any:
     return value
 
 
+class CallsInDays(_Strict):
+    """The caller has called at least ``count`` times (this call included) within the last ``days`` days."""
+
+    count: int = Field(ge=2, le=50)
+    days: float = Field(gt=0, le=HISTORY_DAYS, description=f"at most {HISTORY_DAYS} (how long calls are looked up)")
+
+
 class Conditions(_Strict):
     """What must all hold for a rule to fire. Leave out what does not matter."""
 
@@ -138,6 +146,10 @@ class Conditions(_Strict):
     time: TimeWindow | None = None
     keywords: tuple[str, ...] | None = Field(default=None, min_length=1)
     language: tuple[Language, ...] | None = Field(default=None, min_length=1)
+    #: a returning caller (caller memory): this many calls in so many days …
+    calls_in_days: CallsInDays | None = None
+    #: … about the same order or topic as this call (with calls_in_days: only those calls count)
+    same_topic: bool | None = None
 
     @field_validator("intent", mode="before")
     @classmethod
@@ -304,6 +316,7 @@ def field_names() -> frozenset[str]:
         SipTarget,
         TaskRouterTarget,
         RecognitionBelow,
+        CallsInDays,
         Conditions,
         Rule,
         BuiltinWording,

@@ -62,6 +62,7 @@ class Waiting:
     agents: list[AgentBehaviour]
     bridged: asyncio.Event = field(default_factory=asyncio.Event)
     legs: list[AgentLeg] = field(default_factory=list)
+    queue_sid: str = field(default_factory=lambda: "QU" + secrets.token_hex(16))
 
 
 class TwilioCloud:
@@ -74,6 +75,8 @@ class TwilioCloud:
         self._speed = speed
         self.waiting: dict[str, Waiting] = {}  # queue name → caller
         self.legs: dict[str, AgentLeg] = {}
+        #: queues Warmline deleted once their caller left (a queue lives until deleted)
+        self.deleted_queues: set[str] = set()
         self._users = 0
         self._server: uvicorn.Server | None = None
         self._serving: asyncio.Task[None] | None = None
@@ -83,6 +86,7 @@ class TwilioCloud:
             routes=[
                 Route(base + "/Calls.json", self._create, methods=["POST"]),
                 Route(base + "/Calls/{sid}.json", self._update, methods=["POST"]),
+                Route(base + "/Queues/{sid}.json", self._delete_queue, methods=["DELETE"]),
             ]
         )
 
@@ -160,6 +164,12 @@ class TwilioCloud:
                 leg.task.cancel()
             leg.status = status
         return JSONResponse({"sid": leg.sid, "status": leg.status, "to": leg.to})
+
+    async def _delete_queue(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, status_code=401)
+        self.deleted_queues.add(request.path_params["sid"])
+        return Response(status_code=204)
 
     # ── the colleague ────────────────────────────────────────────────────────────────────────────────────
     async def _colleague(self, leg: AgentLeg, form: dict[str, str], waiting: Waiting | None) -> None:

@@ -83,6 +83,8 @@ class SimulatedCall:
     hold_twimls: list[str] = field(default_factory=list)
     #: how the caller's wait in the queue ended (QueueResult: bridged, leave, hangup, …)
     queue_result: str | None = None
+    #: Warmline deleted the transfer's own queue once the caller left it
+    queue_deleted: bool = False
     #: the colleagues' phones Warmline rang for this call, in order
     agent_legs: list[AgentLeg] = field(default_factory=list)
     #: loud stretches of what the caller heard from the end of the stream until a person or the offer, as
@@ -235,7 +237,7 @@ class TwilioSimulator:
         auth_token: str,
         *,
         speed: float = 1.0,
-        caller: str = "+31612345678",
+        caller: str | None = None,
         callee: str = "+31201234567",
         account_sid: str = "AC00000000000000000000000000000000",
         timeout_s: float = 120.0,
@@ -252,7 +254,10 @@ class TwilioSimulator:
         self.api_url = api_url
         self._account_auth = (account_sid, auth_token)
         self.speed = speed
+        #: the number every call comes from; None: each call from its own (random Dutch mobile) number, as a
+        #: line's callers are — caller memory then treats them as different people
         self.caller = caller
+        self._numbers: dict[str, str] = {}
         self.callee = callee
         self.account_sid = account_sid
         self.timeout_s = timeout_s
@@ -288,12 +293,18 @@ class TwilioSimulator:
         return {
             "CallSid": call_sid,
             "AccountSid": self.account_sid,
-            "From": self.caller,
+            "From": self.number_of(call_sid),
             "To": self.callee,
             "CallStatus": status,
             "Direction": "inbound",
             "ApiVersion": "2010-04-01",
         }
+
+    def number_of(self, call_sid: str) -> str:
+        """The number a call comes from."""
+        if call_sid not in self._numbers:
+            self._numbers[call_sid] = self.caller or "+316" + "".join(secrets.choice("0123456789") for _ in range(8))
+        return self._numbers[call_sid]
 
     @staticmethod
     def new_call_sid() -> str:
@@ -423,10 +434,10 @@ class TwilioSimulator:
                     self.cloud.waiting.pop(queue, None)
                 result.agent_legs = list(waiting.legs)
             result.queue_result = outcome
-            queue_time = str(int(ear.now()))
-            response = await self._post(
-                client, enqueue.get("action", ""), {**params, "QueueResult": outcome, "QueueTime": queue_time}
-            )
+            left = {"QueueResult": outcome, "QueueTime": str(int(ear.now())), "QueueSid": waiting.queue_sid}
+            response = await self._post(client, enqueue.get("action", ""), {**params, **left})
+            if self.cloud is not None:
+                result.queue_deleted = waiting.queue_sid in self.cloud.deleted_queues
             status = outcome
             if outcome == "hangup":
                 result.hung_up = True
@@ -469,7 +480,7 @@ class TwilioSimulator:
         """The caller in the queue: Twilio plays the waitUrl's TwiML again and again until a colleague dequeues
         them (bridged), the TwiML says ``<Leave/>``, or the caller hangs up. Returns the ``QueueResult``."""
         audio: dict[str, Pcm] = {}
-        queue_sid = "QU" + secrets.token_hex(16)
+        queue_sid = waiting.queue_sid
         while True:
             if waiting.bridged.is_set():
                 return "bridged"

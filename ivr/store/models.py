@@ -80,6 +80,10 @@ class Call(Base):
     call_sid: Mapped[str] = mapped_column(String(64), unique=True)
     language: Mapped[str] = mapped_column(String(8))
     caller_masked: Mapped[str] = mapped_column(String(64), default="")
+    #: caller memory: a keyed hash of the caller's number (never the number), None when withheld or memory is off
+    caller_key: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    #: the order the call was about, once the caller gave it (caller memory offers it the next time)
+    order_number: Mapped[str | None] = mapped_column(String(32), default=None)
     started_at: Mapped[datetime] = mapped_column(index=True)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
     status: Mapped[str] = mapped_column(String(32), default="in-progress", index=True)

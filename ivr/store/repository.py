@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ivr.call.record import CallbackRequest, CallEvent, CallRecord, Outcome, TransferRecord
+from ivr.callers import PreviousCall
 from ivr.privacy import mask_phone
 from ivr.store.db import StoreError, open_database
 from ivr.store.models import AuditEntry, Call, Callback, RevokedSession, RuleVersion, Transfer, Turn, User, utcnow
@@ -242,6 +243,7 @@ class Store:
             call.outcome_rule = outcome.rule
             call.outcome_target = outcome.target_name
             call.transfer_id = outcome.transfer_id or None
+            call.order_number = outcome.order_number or call.order_number
 
     def call_ended(self, call_sid: str, status: str, ended: datetime) -> None:
         with self.session() as session:
@@ -348,25 +350,50 @@ class Store:
         """Delete calls that started before ``older_than`` with their turns, transfers and call-backs — and the
         spoken summaries of those transfers: they say the caller's numbers aloud, so they must not outlive the
         rows. A summary file another remaining transfer still plays (same words, one cached file) is kept."""
+        return self._delete_calls(Call.started_at < older_than)
+
+    def forget_caller(self, key: str) -> int:
+        """Erase every call of one caller (by their keyed hash), with everything hanging off it: ``ivr forget``."""
+        return self._delete_calls(Call.caller_key == key)
+
+    def caller_history(self, key: str, since: datetime, *, exclude: str = "", limit: int = 20) -> list[PreviousCall]:
+        """The caller's earlier calls since ``since``, newest first: what caller memory knows of them."""
         with self.session() as session:
-            ids = select(Call.id).where(Call.started_at < older_than)
+            calls = session.scalars(
+                select(Call)
+                .where(Call.caller_key == key, Call.started_at >= since, Call.call_sid != exclude)
+                .options(selectinload(Call.transfer).selectinload(Transfer.callbacks))
+                .order_by(Call.started_at.desc())
+                .limit(limit)
+            )
+            return [
+                PreviousCall(
+                    started=call.started_at.timestamp(),
+                    intent=call.intent,
+                    order_number=call.order_number,
+                    outcome=call.outcome_kind or "",
+                    target_name=call.outcome_target,
+                    transfer_status=call.transfer.status if call.transfer is not None else "",
+                    callback=call.transfer is not None and bool(call.transfer.callbacks),
+                )
+                for call in calls
+            ]
+
+    def _delete_calls(self, which: Any) -> int:
+        with self.session() as session:
+            ids = select(Call.id).where(which)
             transfer_ids = select(Transfer.transfer_id).where(Transfer.call_id.in_(ids))
             audio = set(session.scalars(select(Transfer.summary_audio).where(Transfer.call_id.in_(ids)))) - {""}
             # Children first: correct on databases and connections where ON DELETE CASCADE is not enforced.
             session.execute(delete(Callback).where(Callback.transfer_id.in_(transfer_ids)))
             session.execute(delete(Transfer).where(Transfer.call_id.in_(ids)))
             session.execute(delete(Turn).where(Turn.call_id.in_(ids)))
-            result = session.execute(delete(Call).where(Call.started_at < older_than))
+            result = session.execute(delete(Call).where(which))
             count: int = result.rowcount  # type: ignore[attr-defined]
             still_played = set(session.scalars(select(Transfer.summary_audio).where(Transfer.summary_audio.in_(audio))))
         removed = _remove_summary_audio(audio - still_played)
         if count:
-            log.info(
-                "retention: purged %d call(s) started before %s and %d spoken summary file(s)",
-                count,
-                older_than.isoformat(),
-                removed,
-            )
+            log.info("deleted %d call(s) and %d spoken summary file(s)", count, removed)
         return count
 
     # ── calls: what the console reads ─────────────────────────────────────────────────────────────────────
@@ -424,6 +451,7 @@ class Store:
                 call_sid=call_sid,
                 language=record.language if record else language,
                 caller_masked=masked_caller(record.caller) if record else "",
+                caller_key=(record.caller_key or None) if record else None,
                 started_at=from_epoch(record.started) if record else utcnow(),
                 status=IN_PROGRESS,
                 instance_id=self.instance_id,

@@ -107,8 +107,8 @@ async def hold(
         language = runtime.settings.language
     chime = runtime.settings.url(f"/audio/hold/{HOLD_AUDIO}")
     still = prompt_audio_url(runtime, language, "hold_still_connected")
-    if transfer is None:  # TaskRouter: the queue's own position and wait are not ours to say
-        return Response(hold_twiml([still], chime, plays=2), media_type=XML)
+    if transfer is None:  # TaskRouter: a shared queue, where the caller's place and the wait are news
+        return Response(hold_twiml([*_queue_news(runtime, params, language), still], chime, plays=2), media_type=XML)
     record = await runtime.recall_transfer(transfer)
     if record is None:
         return Response(leave_queue_twiml(), media_type=XML)
@@ -129,6 +129,35 @@ async def hold(
     return Response(hold_twiml(news, chime), media_type=XML)
 
 
+#: positions and waits we say out loud (beyond them the number means little to a caller)
+MAX_POSITION = 50
+MAX_WAIT_MIN = 60
+
+
+def _queue_news(runtime: Runtime, params: dict[str, str], language: str) -> list[str]:
+    """The caller's place in a shared queue (from 2nd on) and the average wait (from 1 minute), when Twilio says."""
+    news: list[str] = []
+    position = params.get("QueuePosition", "")
+    if position.isdigit() and 2 <= int(position) <= MAX_POSITION:
+        news.append(runtime.settings.url(f"/audio/hold/{quote(language)}/position-{int(position)}.wav"))
+    average = params.get("AvgQueueTime", "")
+    if average.isdigit() and int(average) >= 60:
+        minutes = min(MAX_WAIT_MIN, round(int(average) / 60))
+        news.append(runtime.settings.url(f"/audio/hold/{quote(language)}/wait-{minutes}.wav"))
+    return news
+
+
+@router.get("/audio/hold/{language}/{what}-{number}.wav")
+async def queue_news_audio(language: str, what: str, number: int, runtime: RuntimeDep) -> FileResponse:
+    """ "U bent nummer 3 in de rij" / "De wachttijd is … minuten", rendered once per number, then cached."""
+    limits = {"position": (2, MAX_POSITION, "hold_position"), "wait": (1, MAX_WAIT_MIN, "hold_wait")}
+    if language not in runtime.flows or what not in limits or not limits[what][0] <= number <= limits[what][1]:
+        raise HTTPException(status_code=404, detail="unknown hold news")
+    key = limits[what][2]
+    text = runtime.flows[language].text(key, {"position": str(number), "minutes": str(number)})
+    return FileResponse(await runtime.synth.synthesize_wav(text, language), media_type="audio/wav")
+
+
 @router.post("/twilio/dial-status")
 async def dial_status(
     params: TwilioParams, runtime: RuntimeDep, transfer: Annotated[str, Query(max_length=64)]
@@ -138,6 +167,9 @@ async def dial_status(
     offer: call-back, back to Warmline, or a message."""
     result = params.get("QueueResult") or params.get("DialCallStatus") or "failed"
     record = await runtime.recall_transfer(transfer)
+    queue_sid = params.get("QueueSid", "")
+    if record is not None and record.target.get("type") != "taskrouter" and queue_sid.startswith("QU"):
+        await runtime.calls_api().delete_queue(queue_sid)
     language = record.language if record is not None else runtime.settings.language
     waited = params.get("QueueTime", "")
     detail = f"waited {waited} s" if waited else ""

@@ -87,3 +87,15 @@ class TwilioCalls:
             await asyncio.to_thread(update)
         except (TwilioException, OSError) as exc:
             log.warning("could not end the colleague's call %s (%s): %s", call_sid, status, exc)
+
+    async def delete_queue(self, queue_sid: str) -> None:
+        """Remove a transfer's own queue once its caller left it: Twilio keeps queues until deleted, and an account
+        may only have so many. Failures are logged (the queue is empty either way)."""
+
+        def delete() -> None:
+            self._client.queues(queue_sid).delete()
+
+        try:
+            await asyncio.to_thread(delete)
+        except (TwilioException, OSError) as exc:
+            log.warning("could not delete the transfer queue %s: %s", queue_sid, exc)

@@ -5,14 +5,18 @@ Every request must carry a valid ``X-Twilio-Signature`` for the public URL; anyt
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Response
 
 from ivr.call.record import CallRecord, TransferRecord
+from ivr.callers import HISTORY_CALLS, HISTORY_DAYS, PreviousCall, caller_key
 from ivr.deps import RuntimeDep
 from ivr.privacy import mask_phone
 from ivr.rules.schema import DEFAULT_TARGET
+from ivr.runtime import Runtime
 from ivr.telephony import twiml
 from ivr.telephony.handover import transfer_response
 from ivr.telephony.signed import XML, TwilioParams
@@ -38,10 +42,31 @@ async def incoming_call(params: TwilioParams, runtime: RuntimeDep) -> Response:
         default = runtime.rulebook.active.targets[DEFAULT_TARGET]
         announcement = prompt_audio_url(runtime, language, "busy_transfer")
         return Response(twiml.busy_handoff(announcement, default), media_type=XML)
-    runtime.registry.open(call_sid, language, caller=mask_phone(params.get("From", "")))
+    key, history = await _remember(runtime, call_sid, params.get("From", ""))
+    runtime.registry.open(
+        call_sid, language, caller=mask_phone(params.get("From", "")), caller_key=key or "", history=history
+    )
     token = runtime.tokens.issue(call_sid)
     log.info("call %s from %s: answering with a media stream", call_sid, mask_phone(params.get("From", "")))
     return Response(twiml.connect_stream(runtime.settings, token, language), media_type=XML)
+
+
+async def _remember(runtime: Runtime, call_sid: str, number: str) -> tuple[str | None, list[PreviousCall]]:
+    """Caller memory: the caller's keyed hash and earlier calls (none for a withheld number, or when it is off)."""
+    if not runtime.settings.caller_memory:
+        return None, []
+    key = caller_key(number, runtime.settings.auth_token)
+    if key is None:
+        return None, []
+    since = datetime.now(UTC) - timedelta(days=HISTORY_DAYS)
+    try:
+        history = await asyncio.to_thread(
+            runtime.store.caller_history, key, since, exclude=call_sid, limit=HISTORY_CALLS
+        )
+    except Exception:  # the store is down: the call goes on as a first call
+        log.exception("call %s: caller memory unavailable", call_sid)
+        history = []
+    return key, history
 
 
 @router.post("/after-stream")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 
 from ivr.call.record import CallRegistry, FallbackTarget, TransferRecord
 from ivr.call.session import HandoverRequest
@@ -54,6 +55,8 @@ class TransferDesk:
             distress_level=signals.distress.level,
             distress_reasons=signals.distress.reasons,
             recognition_level=signals.recognition.level,
+            previous=signals.history,
+            at=time.time(),
         )
         summary = build_summary(facts, language, self._templates[language])
         wav = await self._synth.synthesize_wav(summary.text, language)

@@ -21,6 +21,7 @@ from types import MappingProxyType
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from ivr.callers import HISTORY_DAYS, PreviousCall, within
 from ivr.config import REPO_ROOT
 from ivr.dialog.digits import Phrases, load_phrases, parse_spoken_digits
 from ivr.errors import GrammarError
@@ -80,6 +81,10 @@ class HandoverFacts:
     distress_level: float = 0.0
     distress_reasons: tuple[str, ...] = ()
     recognition_level: float = 1.0
+    #: caller memory: the same caller's earlier calls, newest first
+    previous: tuple[PreviousCall, ...] = ()
+    #: when the facts were gathered (for "in the last 7 days")
+    at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +125,11 @@ class _Sentences(_Strict):
     emotional: str
     hard_to_understand: str
     list_and: str = Field(min_length=1)
+    repeat: str
+    repeat_order: str
+    last_transferred: str
+    last_served: str
+    last_unresolved: str
 
     @field_validator("*")
     @classmethod
@@ -137,6 +147,11 @@ _SENTENCE_PLACEHOLDERS: dict[str, set[str]] = {
     "emotional": set(),
     "hard_to_understand": set(),
     "list_and": set(),
+    "repeat": {"count", "days"},
+    "repeat_order": {"order"},
+    "last_transferred": {"target"},
+    "last_served": set(),
+    "last_unresolved": set(),
 }
 
 
@@ -305,6 +320,9 @@ def build_summary(facts: HandoverFacts, language: str, templates: SummaryTemplat
     sound_part = _join_clauses(sound) if sound else None
 
     handover = _handover(facts, wording)
+    history = _history(facts, wording)
+    if history is not None:
+        handover = f"{handover}; {history}" if handover else history
 
     parts = [p for p in (wish, fact_part, sound_part, handover) if p]
     if len(parts) > MAX_SENTENCES and wish is not None and fact_part is not None:
@@ -348,6 +366,35 @@ def _handover(facts: HandoverFacts, wording: SummaryTemplates) -> str | None:
     if not steps:
         return reason
     return s["after_tried"].format(reason=reason, steps=_join_list(steps, s["list_and"]))
+
+
+#: earlier calls within this many days count as "this week"; older ones (up to the memory's reach) as this month
+_RECENT_DAYS = 7
+
+
+def _history(facts: HandoverFacts, wording: SummaryTemplates) -> str | None:
+    """A returning caller: "3e oproep in 7 dagen over bestelling 4 5 1 2; vorige keer doorverbonden met klachten,
+    niet opgelost". None for a first call."""
+    s = wording.sentences
+    days = _RECENT_DAYS
+    earlier = within(facts.previous, days, facts.at)
+    if not earlier:
+        days = HISTORY_DAYS
+        earlier = within(facts.previous, days, facts.at)
+    if not earlier:
+        return None
+    clause = s["repeat"].format(count=len(earlier) + 1, days=days)
+    # the order this call is about, or — not given yet — the one the earlier calls were about
+    order = next((value for kind, value in facts.facts if kind == "order_number"), None)
+    order = order or next((call.order_number for call in earlier if call.order_number), None)
+    if order and any(call.order_number == order for call in earlier):
+        clause += " " + s["repeat_order"].format(order=speakable_value("order_number", order, wording))
+    last = earlier[0]
+    said = s["last_transferred"].format(target=last.target_name or "?") if last.outcome == "transfer" else None
+    said = said or s["last_served"]
+    if not last.resolved:
+        said = f"{said}, {s['last_unresolved']}"
+    return f"{clause}; {said}"
 
 
 def _fact_clause(kind: str, value: str, wording: SummaryTemplates) -> str:

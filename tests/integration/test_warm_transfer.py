@@ -190,3 +190,29 @@ async def test_the_agent_page_cannot_be_framed_cached_or_leak_its_signed_link(te
     assert headers["referrer-policy"] == "no-referrer"
     nonce = policy.split("'nonce-", 1)[1].split("'", 1)[0]
     assert f'<style nonce="{nonce}">' in page.text
+
+
+async def test_a_caller_in_a_shared_queue_hears_their_place_and_the_wait_when_twilio_says(
+    text_server: LiveServer,
+) -> None:
+    simulator = text_server.simulator()
+    url = f"{text_server.base_url}/twilio/hold?language=nl"
+    params = {**simulator.call_params("CA" + "1" * 32, "in-progress"), "QueuePosition": "3", "AvgQueueTime": "150"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await simulator.post_signed(client, url, params)
+        plays = [p.text or "" for p in ET.fromstring(response.text).findall("Play")]
+        assert [p.rsplit("/", 1)[-1] for p in plays] == [
+            "position-3.wav",
+            "wait-2.wav",
+            "hold_still_connected.wav",
+            "chime.wav",
+        ]
+        for play in plays[:2]:
+            audio = await client.get(play)
+            assert audio.status_code == 200
+            pcm, _ = read_wav(audio.content)
+            assert rms_dbfs(pcm) > -35.0, "spoken, not silence"
+        first = await simulator.post_signed(client, url, {**params, "QueuePosition": "1", "AvgQueueTime": "20"})
+        assert "position-" not in first.text and "wait-" not in first.text, "first in line: nothing to say"
+        beyond = await client.get(f"{text_server.base_url}/audio/hold/nl/position-51.wav")
+        assert beyond.status_code == 404

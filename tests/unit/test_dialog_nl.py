@@ -469,3 +469,36 @@ def test_a_resumed_call_apologises_once_and_asks_the_question_of_that_moment_aga
 
 def test_a_call_resumed_before_its_greeting_is_simply_greeted(ctx: DialogContext) -> None:
     assert spoken(step(ctx, DialogState(), Resumed())) == ["greeting"]
+
+
+# ── a returning caller (caller memory) ────────────────────────────────────────────────────────────────────
+def _offered(ctx: DialogContext) -> Turn:
+    return step(ctx, DialogState(), CallStarted(offer_order="4512", offer_when="gisteren"))
+
+
+def test_a_returning_caller_is_asked_first_about_the_order_they_called_about(ctx: DialogContext) -> None:
+    greeting = _offered(ctx)
+
+    assert spoken(greeting) == ["greeting_returning"]
+    assert "bestelling 4 5 1 2, waarover u gisteren ook belde" in text(greeting)
+    assert "Ik ben een computer" in text(greeting), "still honest about being a computer"
+    assert greeting.state.step == "confirm_order"
+    assert next(a for a in greeting.actions if isinstance(a, Listen)).grammar == "yes_no"
+
+
+def test_yes_to_the_offered_order_answers_its_status_at_once(ctx: DialogContext) -> None:
+    (turn,) = call(ctx, said("ja"), state=_offered(ctx).state)
+
+    assert spoken(turn)[0] == "order_status"
+    assert turn.state.facts.order_number == "4512" and turn.state.last_intent == "order_status"
+
+
+def test_no_to_the_offered_order_asks_what_else_and_another_request_is_taken_as_it_comes(
+    ctx: DialogContext,
+) -> None:
+    (no,) = call(ctx, said("nee"), state=_offered(ctx).state)
+    assert spoken(no) == ["ask_what"] and no.state.step == "intent"
+    assert no.state.facts.order_number is None, "nothing was confirmed"
+
+    (other,) = call(ctx, said("ik wil mijn wachtwoord herstellen"), state=_offered(ctx).state)
+    assert other.intent is not None and other.intent.label == "password_reset"
