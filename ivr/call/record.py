@@ -328,18 +328,23 @@ class CallRegistry:
             self._sweep()
             record = self.records.get(call_sid)
             if record is None:
-                record = CallRecord(
-                    call_sid=call_sid,
-                    language=language,
-                    caller=caller,
-                    caller_key=caller_key,
-                    history=history or [],
-                    started=self.clock(),
-                )
+                record = self._new_record(call_sid, language, caller, caller_key, history)
                 self.records[call_sid] = record
                 opened = record.model_copy()
                 self._notify(lambda sink: sink.call_opened(opened))
             return record
+
+    def _new_record(
+        self, call_sid: str, language: str, caller: str, caller_key: str, history: list[PreviousCall] | None
+    ) -> CallRecord:
+        return CallRecord(
+            call_sid=call_sid,
+            language=language,
+            caller=caller,
+            caller_key=caller_key,
+            history=history or [],
+            started=self.clock(),
+        )
 
     def get(self, call_sid: str) -> CallRecord | None:
         with self._lock:

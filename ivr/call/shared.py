@@ -146,14 +146,7 @@ class RedisCallRegistry(CallRegistry):
         caller_key: str = "",
         history: list[PreviousCall] | None = None,
     ) -> CallRecord:
-        record = CallRecord(
-            call_sid=call_sid,
-            language=language,
-            caller=caller,
-            caller_key=caller_key,
-            history=history or [],
-            started=self.clock(),
-        )
+        record = self._new_record(call_sid, language, caller, caller_key, history)
         with self._lock:
             if self._write_call(record):
                 opened = record.model_copy()

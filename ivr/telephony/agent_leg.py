@@ -11,11 +11,12 @@ after the last the caller is taken out of the queue to hear the offer. Each step
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from ivr.call.record import TransferRecord, TransferStepKind
 from ivr.deps import RuntimeDep
@@ -35,6 +36,21 @@ router = APIRouter(prefix="/twilio", tags=["transfer"])
 _MACHINE = frozenset({"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"})
 #: final ``CallStatus`` of a colleague's leg that never reached the briefing
 _UNANSWERED: dict[str, TransferStepKind] = {"busy": "busy", "no-answer": "no-answer", "failed": "failed"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Leg:
+    """Which transfer and which of its attempts a colleague-leg webhook is about (both in its query string)."""
+
+    transfer: str
+    attempt: int
+
+
+def _leg(transfer: Annotated[str, Query(max_length=64)], attempt: Annotated[int, Query(ge=0, le=10)]) -> _Leg:
+    return _Leg(transfer, attempt)
+
+
+LegQuery = Annotated[_Leg, Depends(_leg)]
 
 
 def _agent_url(runtime: Runtime, path: str, transfer_id: str, attempt: int) -> str:
@@ -82,14 +98,10 @@ async def fail(runtime: Runtime, transfer_id: str, attempt: int, kind: TransferS
 
 
 @router.post("/agent")
-async def agent_answered(
-    params: TwilioParams,
-    runtime: RuntimeDep,
-    transfer: Annotated[str, Query(max_length=64)],
-    attempt: Annotated[int, Query(ge=0, le=10)],
-) -> Response:
+async def agent_answered(params: TwilioParams, runtime: RuntimeDep, leg: LegQuery) -> Response:
     """The colleague's phone was answered. A machine is hung up on in silence; a person hears the summary and
     is asked to press 1."""
+    transfer, attempt = leg.transfer, leg.attempt
     record = await runtime.recall_transfer(transfer)
     answered_by = params.get("AnsweredBy", "unknown")
     if record is None:
@@ -112,13 +124,9 @@ async def agent_answered(
 
 
 @router.post("/agent-key")
-async def agent_key(
-    params: TwilioParams,
-    runtime: RuntimeDep,
-    transfer: Annotated[str, Query(max_length=64)],
-    attempt: Annotated[int, Query(ge=0, le=10)],
-) -> Response:
+async def agent_key(params: TwilioParams, runtime: RuntimeDep, leg: LegQuery) -> Response:
     """The colleague's answer after the summary: 1 takes the call; another key, or none in time, declines it."""
+    transfer, attempt = leg.transfer, leg.attempt
     record = await runtime.recall_transfer(transfer)
     language = (record.summary_language if record is not None else "") or runtime.settings.language
     digits = params.get("Digits", "")
@@ -132,14 +140,10 @@ async def agent_key(
 
 
 @router.post("/agent-status")
-async def agent_status(
-    params: TwilioParams,
-    runtime: RuntimeDep,
-    transfer: Annotated[str, Query(max_length=64)],
-    attempt: Annotated[int, Query(ge=0, le=10)],
-) -> Response:
+async def agent_status(params: TwilioParams, runtime: RuntimeDep, leg: LegQuery) -> Response:
     """The colleague's leg ended. Busy, no answer or failed: try the next target. (A leg that was answered ended
     after its key press or machine verdict, already written; a cancelled one, because the caller left.)"""
+    transfer, attempt = leg.transfer, leg.attempt
     status = params.get("CallStatus", "")
     await runtime.recall_transfer(transfer)
     kind = _UNANSWERED.get(status)

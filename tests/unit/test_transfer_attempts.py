@@ -8,19 +8,15 @@ import pytest
 from ivr.call.record import FallbackTarget, TransferRecord
 from ivr.rules.loader import RulesError, parse_rules
 from ivr.transfer import attempts
+from tests.records import minimal_transfer
 
 
 def _transfer(fallbacks: int = 1) -> TransferRecord:
-    return TransferRecord(
-        transfer_id="tr1",
-        call_sid="CA1",
-        language="nl",
-        rule="rouw",
-        reason="Rouw",
-        code="needs_person",
+    return minimal_transfer(
+        "CA1",
+        "tr1",
         target_name="rouwteam",
         target={"type": "sip", "uri": "sip:rouw@pbx.example"},
-        priority=90,
         fallbacks=[
             FallbackTarget(name=f"team{i}", target={"type": "phone", "number": f"+3120000000{i}"})
             for i in range(fallbacks)
