@@ -40,8 +40,14 @@ def print_call(call: SimulatedCall, console: Console | None = None) -> None:
         console.print("[dim]The caller hung up.[/dim]")
     elif call.after_stream_twiml is not None:
         target = call.dial_target()
-        ending = f"transferred: <Dial> {target}" if target else "ended: " + call.after_stream_twiml.strip()
+        ending = f"transferred to {target}" if target else "ended: " + call.after_stream_twiml.strip()
         console.print(f"[bold]After the stream[/bold]: {ending}")
+        if call.transfer is not None and call.transfer.steps:
+            steps = " → ".join(f"{step.kind} ({step.target_name})" for step in call.transfer.steps)
+            console.print(f"[bold]Reaching a person[/bold]: {steps}")
+        silence = call.longest_transfer_silence()
+        if silence is not None:
+            console.print(f"[dim]longest silence the caller heard during the transfer: {silence:.1f} s[/dim]")
 
 
 def save_stereo(call: SimulatedCall, path: Path) -> Path:
