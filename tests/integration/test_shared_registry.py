@@ -11,7 +11,7 @@ from functools import partial
 
 import pytest
 
-from ivr.call.progress import Progress
+from ivr.call.progress import Progress, back_state
 from ivr.call.record import CallbackRequest, CallRegistry, Outcome
 from ivr.call.shared import RedisCallRegistry, call_keys_alive
 from ivr.dialog.engine import DialogState
@@ -199,6 +199,38 @@ def test_a_drains_planned_hand_overs_do_not_use_up_the_calls_one_resume(
         assert b.take_resume("CA9") is not None
     assert a.take_resume("CA9") is not None, "then one loss is still resumed"
     assert b.take_resume("CA9") is None, "and a second loss goes to a person"
+
+
+def test_a_callers_return_to_warmline_after_an_unanswered_transfer_reopens_the_call_on_any_instance(
+    pair: tuple[RedisCallRegistry, RedisCallRegistry],
+) -> None:
+    a, b = pair
+    a.open("CA9", "nl")
+    before = DialogState(step="order_number", turns=2)
+    after = DialogState(step="ended", turns=3)
+    a.save_progress("CA9", Progress(after, CallSignals(intent="refund"), "nl", back_state=back_state(before, after)))
+    a.set_outcome("CA9", Outcome(kind="transfer", reason="caller_request"))
+    assert b.claim_stream("CA9") is not None, "transferred: no stream"
+
+    back = b.back_to_bot("CA9")
+
+    assert back is not None and back.back_to_bot and back.state.step == "order_number"
+    record = a.get("CA9")
+    assert record is not None and record.outcome is None
+    assert a.resuming("CA9") is not None and b.claim_stream("CA9") is None
+
+
+def test_a_transfer_change_that_changes_nothing_writes_nothing(
+    pair: tuple[RedisCallRegistry, RedisCallRegistry],
+) -> None:
+    a, b = pair
+    a.open("CA10", "nl")
+    a.add_transfer(minimal_transfer("CA10", "T10"))
+
+    assert b.change_transfer("T10", lambda transfer: None) is None
+    changed = b.change_transfer("T10", lambda transfer: transfer.model_copy(update={"status": "ringing"}))
+    assert changed is not None and a.get_transfer("T10") is not None
+    assert a.get_transfer("T10").status == "ringing"  # type: ignore[union-attr]
 
 
 def test_the_in_process_registry_and_the_shared_one_are_the_same_interface() -> None:
