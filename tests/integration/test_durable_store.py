@@ -46,6 +46,7 @@ def _stored_call(store: Store, call_sid: str, until: str = "completed", timeout_
 async def test_a_simulated_call_is_stored_turn_by_turn_with_personal_data_masked(text_server: LiveServer) -> None:
     assert text_server.recognizers is not None
     simulator = text_server.simulator()
+    simulator.caller = "+31612345678"
     call_sid = simulator.new_call_sid()
     texts = ["mijn rekeningnummer is NL91ABNA0417164300", "ik wil een medewerker"]
     text_server.recognizers.script(call_sid, texts)
