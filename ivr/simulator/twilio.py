@@ -73,8 +73,6 @@ class SimulatedCall:
     call_sid: str
     voice_twiml: str = ""
     after_stream_twiml: str | None = None
-    whisper_twiml: str | None = None
-    whisper_audio: bytes | None = None
     dial_result_twiml: str | None = None
     #: what Twilio played the caller while the enqueued call waited for a colleague (the ``waitUrl`` TwiML)
     hold_twiml: str | None = None

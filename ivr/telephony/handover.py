@@ -1,4 +1,5 @@
-"""The warm transfer on Twilio's side: whisper to the agent, what happens when nobody answers, the agent's page.
+"""The warm transfer on Twilio's side, caller first: the hold, what happens when nobody answers (call-back, back to
+Warmline, voicemail), the summary audio and the agent's page. The colleague's leg is :mod:`ivr.telephony.agent_leg`.
 
 Caller-facing speech here is our own rendered audio (``<Play>``), never Twilio's TTS: the same voice and words as
 the rest of the call, and nothing leaves the machine but the audio itself.

@@ -1,5 +1,5 @@
-"""TwiML for the warm transfer: dial the colleague with a whisper, or queue the call with its briefing, and never
-leave the caller at a dead end when nobody answers.
+"""TwiML for the warm transfer: hold the caller in a queue while the colleague hears the summary and accepts (or a
+TaskRouter queue with its briefing), and never leave the caller at a dead end when nobody answers.
 
 Pure builders on the Twilio SDK (``twilio.twiml.voice_response``), never hand-written XML. Everything the caller or
 agent hears is ``<Play>`` of audio we rendered ourselves from ``grammars/<lang>/…`` text — not Twilio's ``<Say>``,
