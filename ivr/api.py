@@ -33,7 +33,7 @@ from ivr.speech.types import RecognizerFactory
 from ivr.speech.warmup import warm_up_recognizers
 from ivr.startup_report import announce, startup_summary
 from ivr.store.retention import purge_on_schedule
-from ivr.telephony import agent_leg, handover, media, ops, webhooks
+from ivr.telephony import agent_leg, agent_page, fork, handover, media, ops, webhooks
 from ivr.telephony.ops import Admin
 
 log = logging.getLogger(__name__)
@@ -112,9 +112,11 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.include_router(webhooks.router)
     app.include_router(media.router)
+    app.include_router(fork.router)
     app.include_router(ops.router)
     app.include_router(handover.router)
     app.include_router(agent_leg.router)
+    app.include_router(agent_page.router)
     app.include_router(admin_router)
     app.mount("/admin/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
         default=True,
         description="Recognise returning callers by a keyed hash of their number (off: every call is a first call).",
     )
+    agent_assist: bool = Field(
+        default=True,
+        description="Once a colleague takes a transferred call, Warmline listens along (a <Start><Stream> copy of "
+        "both sides) and keeps the agent page live: transcript, the caller's mood and suggestions (off: no fork).",
+    )
     instance_heartbeat_s: float = Field(
         default=10.0,
         gt=0,
@@ -231,6 +236,11 @@ class Settings(BaseSettings):
         parts = urlsplit(self.public_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         return f"{scheme}://{parts.netloc}{parts.path}/twilio/media"
+
+    @property
+    def assist_stream_url(self) -> str:
+        """The agent-assist fork's WebSocket URL (a one-way ``<Start><Stream>`` of both sides of the call)."""
+        return self.stream_url.removesuffix("/twilio/media") + "/twilio/assist"
 
     def url(self, path: str) -> str:
         """An absolute public URL for one of our routes."""

@@ -1,7 +1,8 @@
 """What every HTML page we serve may do in a browser, and which links from data may become links.
 
 Console pages load their one stylesheet and script from ``/admin/static`` (no inline code at all); the agent page
-is a single self-contained document whose one ``<style>`` carries a per-response nonce. Neither may be framed,
+is a single self-contained document whose one ``<style>`` and one ``<script>`` (the live stream) carry a
+per-response nonce. Neither may be framed,
 cached, or leak its URL — the agent page's URL is a signed link — through the Referer header.
 """
 
@@ -27,11 +28,12 @@ CONSOLE_HEADERS = {
 
 
 def agent_page_headers(nonce: str) -> dict[str, str]:
-    """Headers for the agent page, whose only inline code is the ``<style nonce=…>``."""
+    """Headers for the agent page, whose only inline code is its ``<style nonce=…>`` and ``<script nonce=…>``."""
     return {
         **_COMMON,
         "Content-Security-Policy": (
-            f"default-src 'none'; style-src 'nonce-{nonce}'; media-src 'self'; img-src 'self'; "
+            f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; connect-src 'self'; "
+            "media-src 'self'; img-src 'self'; "
             "base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
         ),
     }

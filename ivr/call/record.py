@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EventKind = Literal["prompt", "caller", "dtmf", "action", "barge_in", "error", "no_input"]
+#: ``assist_caller``/``assist_agent``: the human part of a transferred call, heard by agent assist
+EventKind = Literal[
+    "prompt", "caller", "dtmf", "action", "barge_in", "error", "no_input", "assist_caller", "assist_agent"
+]
 
 
 class CallEvent(BaseModel):

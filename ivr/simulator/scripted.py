@@ -47,16 +47,23 @@ class ScriptedRecognizer(Recognizer):
 
 
 class ScriptedRecognizers(RecognizerFactory):
-    """Hands each call the sentences registered for its CallSid, in order."""
+    """Hands each call the sentences registered for its CallSid, in order.
 
-    def __init__(self) -> None:
+    ``unscripted``: a real recogniser factory for whatever has no script — the agent-assist fork of a call (keys
+    ``<CallSid>/caller`` and ``<CallSid>/agent``) heard by the real model while the dialog runs on text.
+    """
+
+    def __init__(self, unscripted: RecognizerFactory | None = None) -> None:
         self._scripts: dict[str, deque[str]] = defaultdict(deque)
         self._lock = threading.Lock()
+        self._unscripted = unscripted
 
     def script(self, call_sid: str, texts: list[str]) -> None:
         with self._lock:
             self._scripts[call_sid].extend(texts)
 
-    def new_recognizer(self, call_sid: str) -> ScriptedRecognizer:
+    def new_recognizer(self, call_sid: str) -> Recognizer:
         with self._lock:
+            if self._unscripted is not None and call_sid not in self._scripts:
+                return self._unscripted.new_recognizer(call_sid)
             return ScriptedRecognizer(self._scripts[call_sid])

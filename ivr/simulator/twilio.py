@@ -31,6 +31,7 @@ from ivr.audio.codec import FRAME_BYTES, FRAME_MS, TELEPHONE_RATE, Pcm, read_wav
 from ivr.call.record import CallRecord, TransferRecord
 from ivr.errors import IvrError
 from ivr.simulator.cloud import AgentBehaviour, AgentLeg, TwilioCloud, Waiting
+from ivr.simulator.fork import Conversation, ForkResult, SimulatedFork, parse_fork, stops_fork
 from ivr.simulator.turns import CallerTurn, DropTurn, HangupTurn, PressTurn, SilenceTurn, SpeakTurn
 from ivr.telephony.security import SignatureChecker
 
@@ -104,6 +105,8 @@ class SimulatedCall:
     timeline: list[LineEvent] = field(default_factory=list)
     #: how far the simulator's own line clock fell behind schedule (a busy simulator, not the server)
     max_clock_lag_s: float = 0.0
+    #: the agent-assist fork (``<Start><Stream>``) of the transfer, if the TwiML started one
+    fork: ForkResult | None = None
 
     @property
     def outbound_pcm(self) -> Pcm:
@@ -345,6 +348,7 @@ class TwilioSimulator:
         agent: AgentBehaviour | Sequence[AgentBehaviour] = "accepts",
         offer_reply: str | None = "1",
         hang_up_on_hold_s: float | None = None,
+        conversation: Conversation | None = None,
     ) -> SimulatedCall:
         """Place one call. ``inject_before_turns``: raw frames sent right after ``start`` (to test bad input).
 
@@ -352,6 +356,8 @@ class TwilioSimulator:
         rings behave as ``agent`` says, in order (one behaviour per target tried). When nobody takes the call, the
         caller replies ``offer_reply`` to the offer (a digit — 1 call-back, 2 back to Warmline — or None to leave
         a voicemail). ``hang_up_on_hold_s``: the caller gives up after that many line seconds on hold.
+        ``conversation``: what the caller and the colleague say once connected, carried over the transfer's
+        agent-assist fork (which is opened whenever the TwiML starts one, and stopped when the call ends).
         """
         agents = [agent] if isinstance(agent, str) else list(agent)
         call_sid = call_sid or self.new_call_sid()
@@ -388,16 +394,31 @@ class TwilioSimulator:
                         response = await self._post(client, action, self._params(call_sid, "in-progress"))
                         twiml = result.after_stream_twiml = response.text
                 elif root.find("Enqueue") is not None or root.find("Dial") is not None:
-                    twiml = await asyncio.wait_for(
-                        self._follow_transfer(client, result, root, agents, offer_reply, hang_up_on_hold_s),
-                        self.timeout_s,
-                    )
+                    fork = self._fork(root, call_sid, conversation)
+                    try:
+                        if fork is not None:
+                            await fork.open()
+                        twiml = await asyncio.wait_for(
+                            self._follow_transfer(client, result, root, agents, offer_reply, hang_up_on_hold_s, fork),
+                            self.timeout_s,
+                        )
+                    finally:
+                        if fork is not None:
+                            await fork.stop()
+                            result.fork = fork.result
                 else:
                     twiml = None
             await self._post(client, f"{self.base_url}/twilio/status", self._params(call_sid, "completed"))
             result.record = await self.call_log(call_sid, client)
             result.transfer = await self.call_transfer(call_sid, client)
         return result
+
+    def _fork(self, root: ET.Element, call_sid: str, conversation: Conversation | None) -> SimulatedFork | None:
+        spec = parse_fork(root)
+        if spec is None:
+            return None
+        headers = self.handshake_headers(spec.url)
+        return SimulatedFork(spec, call_sid, self.account_sid, headers, conversation or Conversation(lines=[]))
 
     async def _follow_transfer(
         self,
@@ -407,6 +428,7 @@ class TwilioSimulator:
         agents: list[AgentBehaviour],
         offer_reply: str | None,
         hang_up_on_hold_s: float | None,
+        fork: SimulatedFork | None = None,
     ) -> str | None:
         """Do what Twilio does with the transfer TwiML: hold the caller in the queue while colleagues are rung, or
         dial; then follow the offer. Returns TwiML the call goes on with (a new stream), if any."""
@@ -432,6 +454,8 @@ class TwilioSimulator:
                     self.cloud.waiting.pop(queue, None)
                 result.agent_legs = list(waiting.legs)
             result.queue_result = outcome
+            if outcome == "bridged" and fork is not None:
+                await fork.converse()  # Twilio asks the action only once the bridged conversation is over
             left = {"QueueResult": outcome, "QueueTime": str(int(ear.now())), "QueueSid": waiting.queue_sid}
             response = await self._post(client, enqueue.get("action", ""), {**params, **left})
             if self.cloud is not None:
@@ -452,6 +476,8 @@ class TwilioSimulator:
             response = await self._post(client, action, {**params, "DialCallStatus": status})
         result.dial_result_twiml = response.text
         reply = ET.fromstring(response.text)
+        if fork is not None and stops_fork(reply, fork.spec.name):
+            await fork.stop(by_twiml=True)
         gather = reply.find("Gather")
         if gather is None:
             result.transfer_wait_s = ear.now()

@@ -1,5 +1,6 @@
 """The warm transfer on Twilio's side, caller first: the hold, what happens when nobody answers (call-back, back to
-Warmline, voicemail), the summary audio and the agent's page. The colleague's leg is :mod:`ivr.telephony.agent_leg`.
+Warmline, voicemail). The colleague's leg is :mod:`ivr.telephony.agent_leg`; what they see and hear about the caller
+(summary audio, the live agent page) is :mod:`ivr.telephony.agent_page`.
 
 Caller-facing speech here is our own rendered audio (``<Play>``), never Twilio's TTS: the same voice and words as
 the rest of the call, and nothing leaves the machine but the audio itself.
@@ -7,16 +8,13 @@ the rest of the call, and nothing leaves the machine but the audio itself.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse
-from jinja2 import Environment, PackageLoader, select_autoescape
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import FileResponse
 from pydantic import TypeAdapter
 
 from ivr.call.record import CallbackRequest, TransferRecord
@@ -27,24 +25,23 @@ from ivr.runtime import Runtime
 from ivr.telephony.agent_leg import ring
 from ivr.telephony.signed import XML, TwilioParams
 from ivr.telephony.twiml import connect_stream
-from ivr.telephony.urls import agent_page_url, prompt_audio_url, summary_audio_url
+from ivr.telephony.urls import LINK_TTL_S, agent_page_url, prompt_audio_url
 from ivr.transfer import attempts
-from ivr.transfer.links import verify_link
+from ivr.transfer.links import sign_fork
 from ivr.transfer.twiml import (
+    AssistFork,
     callback_confirmed_twiml,
     dial_result_twiml,
+    fork_name,
     handover_task_attributes,
     hold_twiml,
     leave_queue_twiml,
     transfer_twiml,
 )
-from ivr.web_security import agent_page_headers, new_nonce
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["transfer"])
-
-_templates = Environment(loader=PackageLoader("ivr", "templates"), autoescape=select_autoescape(["html"]))
 
 #: the shipped hold sounds, and the one played while a caller waits for a colleague
 HOLD_DIR = REPO_ROOT / "audio" / "hold"
@@ -72,6 +69,10 @@ def transfer_response(runtime: Runtime, transfer: TransferRecord) -> str:
     )
     target = _TARGET.validate_python(transfer.target)
     wait = f"/twilio/hold?language={quote(transfer.language)}"
+    fork = None
+    if runtime.settings.agent_assist:
+        parameters = sign_fork(transfer.transfer_id, runtime.settings.auth_token, LINK_TTL_S)
+        fork = AssistFork(runtime.settings.assist_stream_url, fork_name(transfer.transfer_id), parameters)
     return transfer_twiml(
         target,
         transfer_id=transfer.transfer_id,
@@ -80,6 +81,7 @@ def transfer_response(runtime: Runtime, transfer: TransferRecord) -> str:
         task_attributes=attributes,
         language=transfer.language,
         priority=transfer.priority,
+        fork=fork,
     )
 
 
@@ -90,6 +92,7 @@ def _offer(runtime: Runtime, transfer_id: str, language: str, status: str = "no-
         prompt_audio_urls=[prompt_audio_url(runtime, language, "transfer_unanswered")],
         record_action_url=runtime.settings.url(f"/twilio/voicemail?transfer={quote(transfer_id)}"),
         callback_action_url=runtime.settings.url(f"/twilio/callback?transfer={quote(transfer_id)}"),
+        stop_fork=fork_name(transfer_id) if runtime.settings.agent_assist else None,
     )
 
 
@@ -236,28 +239,6 @@ async def voicemail(
     return Response(callback_confirmed_twiml(prompt_audio_url(runtime, language, "voicemail_saved")), media_type=XML)
 
 
-def _signed(runtime: RuntimeDep, transfer_id: str, exp: Annotated[int, Query()], sig: Annotated[str, Query()]) -> str:
-    if not verify_link(transfer_id, exp, sig, runtime.settings.auth_token):
-        raise HTTPException(status_code=403, detail="link invalid or expired")
-    return transfer_id
-
-
-SignedTransfer = Annotated[str, Depends(_signed)]
-
-
-@router.get("/audio/summaries/{transfer_id}")
-async def summary_audio(transfer_id: SignedTransfer, runtime: RuntimeDep) -> FileResponse:
-    record = await runtime.recall_transfer(transfer_id)
-    if record is None or not record.summary_audio:
-        raise HTTPException(status_code=404, detail="no summary audio")
-    path = Path(record.summary_audio)
-    if not await asyncio.to_thread(path.is_file) and record.summary:
-        # Rendered on another instance (or purged from this cache): the same text renders the same audio, which
-        # this instance's cache keeps from now on — the redacted text is the record, the WAV is a rendering.
-        path = await runtime.synth.synthesize_wav(record.summary, record.summary_language or record.language)
-    return FileResponse(path, media_type="audio/wav", headers=agent_page_headers(new_nonce()))
-
-
 @router.get("/audio/hold/{name}")
 async def hold_audio(name: str) -> FileResponse:
     """The shipped hold sounds (audio/hold/, listed in audio/MANIFEST.yaml): real sound, never silence."""
@@ -276,20 +257,3 @@ async def prompt_audio(language: str, key: str, runtime: RuntimeDep) -> FileResp
     text = flows[language].text(key, {"company": runtime.settings.company_name})
     path = await runtime.synth.synthesize_wav(text, language)
     return FileResponse(path, media_type="audio/wav")
-
-
-@router.get("/agent/transfers/{transfer_id}", response_class=HTMLResponse)
-async def agent_page(transfer_id: SignedTransfer, runtime: RuntimeDep, request: Request) -> HTMLResponse:
-    """What the colleague sees: the summary, why the call came to them, and the redacted conversation."""
-    record = await runtime.recall_transfer(transfer_id)
-    if record is None:
-        raise HTTPException(status_code=404, detail="unknown transfer")
-    nonce = new_nonce()
-    html = _templates.get_template("agent_transfer.html").render(
-        nonce=nonce,
-        transfer=record,
-        audio_url=summary_audio_url(runtime, transfer_id),
-        console_url=runtime.settings.url(f"/admin/calls/{quote(record.call_sid, safe='')}"),
-        created=time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created)),
-    )
-    return HTMLResponse(html, headers=agent_page_headers(nonce))

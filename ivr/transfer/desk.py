@@ -16,6 +16,7 @@ from ivr.call.session import HandoverRequest
 from ivr.config import Settings
 from ivr.dialog.flow import Flow
 from ivr.speech.tts import SpeechSynthesizer
+from ivr.transfer.assist import load_assist_texts
 from ivr.transfer.redact import redact
 from ivr.transfer.summary import HandoverFacts, build_summary, extract_facts, load_summary_templates
 
@@ -31,6 +32,8 @@ class TransferDesk:
         self._registry = registry
         self._flows = flows
         self._templates = {lang: load_summary_templates(settings.grammars_dir, lang) for lang in flows}
+        #: the live agent page's words, per language (validated at start-up, like the summaries)
+        self.assist_texts = {lang: load_assist_texts(settings.grammars_dir, lang) for lang in flows}
 
     @property
     def agent_language(self) -> str:

@@ -16,19 +16,28 @@ from urllib.parse import quote, urlencode
 
 #: Separates the purpose label from the secret when deriving the key; changing it invalidates all links.
 _KEY_LABEL = b"warmline-agent-link-v1:"
+#: The agent-assist fork's own purpose: a stream signature never opens the agent page, nor the other way round.
+FORK_LABEL = b"warmline-assist-fork-v1:"
 AGENT_PAGE_PATH = "/agent/transfers/"
 
 
-def _key(secret: str) -> bytes:
-    return hmac.new(secret.encode(), _KEY_LABEL, hashlib.sha256).digest()
+def _key(secret: str, label: bytes) -> bytes:
+    return hmac.new(secret.encode(), label, hashlib.sha256).digest()
 
 
-def _signature(transfer_id: str, expires: int, secret: str) -> str:
+def _signature(transfer_id: str, expires: int, secret: str, label: bytes = _KEY_LABEL) -> str:
     # The expiry is all digits and comes last, so the last "/" splits the message unambiguously: no other
     # (id, expiry) pair signs the same bytes.
     message = f"{transfer_id}/{expires}".encode()
-    digest = hmac.new(_key(secret), message, hashlib.sha256).digest()
+    digest = hmac.new(_key(secret, label), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def sign_fork(transfer_id: str, secret: str, ttl_s: int, *, now: float | None = None) -> dict[str, str]:
+    """The ``<Stream>`` parameters that let the agent-assist fork write into ``transfer_id``'s transcript:
+    ``transfer``, ``exp`` and ``sig`` (a signature for this purpose only)."""
+    expires = int((time.time() if now is None else now) + ttl_s)
+    return {"transfer": transfer_id, "exp": str(expires), "sig": _signature(transfer_id, expires, secret, FORK_LABEL)}
 
 
 def link_path(transfer_id: str) -> str:
@@ -50,7 +59,9 @@ def sign_link(base_url: str, transfer_id: str, secret: str, ttl_s: int, *, now: 
     return f"{base_url.rstrip('/')}{link_path(transfer_id)}?{query}"
 
 
-def verify_link(transfer_id: str, exp: str | int, sig: str, secret: str, now: float | None = None) -> bool:
+def verify_link(
+    transfer_id: str, exp: str | int, sig: str, secret: str, now: float | None = None, *, label: bytes = _KEY_LABEL
+) -> bool:
     """Whether ``exp``/``sig`` (from the query string) were issued by us for ``transfer_id`` and have not expired.
 
     Never raises on garbage input: anything malformed is simply not valid. The signature is compared in constant
@@ -64,7 +75,14 @@ def verify_link(transfer_id: str, exp: str | int, sig: str, secret: str, now: fl
         return False
     if not transfer_id or not sig:
         return False
-    expected = _signature(transfer_id, expires, secret).encode()
+    expected = _signature(transfer_id, expires, secret, label).encode()
     if not hmac.compare_digest(expected, sig.encode("utf-8", "replace")):
         return False
     return (time.time() if now is None else now) <= expires
+
+
+def verify_fork(parameters: dict[str, str], secret: str, now: float | None = None) -> str | None:
+    """The transfer id a fork's ``start`` parameters were signed for (see :func:`sign_fork`), or None."""
+    transfer_id = parameters.get("transfer", "")
+    ok = verify_link(transfer_id, parameters.get("exp", ""), parameters.get("sig", ""), secret, now, label=FORK_LABEL)
+    return transfer_id if ok else None

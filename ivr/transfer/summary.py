@@ -397,6 +397,16 @@ def _history(facts: HandoverFacts, wording: SummaryTemplates) -> str | None:
     return f"{clause}; {said}"
 
 
+def history_clause(
+    previous: tuple[PreviousCall, ...], order_number: str | None, at: float, language: str | SummaryTemplates
+) -> str | None:
+    """The briefing's words about a returning caller, as a sentence of its own (for the agent page's live help);
+    None for a first call."""
+    facts = HandoverFacts(previous=previous, facts=(("order_number", order_number),) if order_number else (), at=at)
+    clause = _history(facts, _resolve(language))
+    return None if clause is None else _sentence(clause)
+
+
 def _fact_clause(kind: str, value: str, wording: SummaryTemplates) -> str:
     label = wording.fact_labels.get(kind, wording.fact_labels["number"])
     return wording.sentences["fact"].format(label=label, value=speakable_value(kind, value, wording))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
@@ -121,6 +122,29 @@ def task_json(attributes: Mapping[str, object]) -> str:
 
 
 # ── documents ─────────────────────────────────────────────────────────────────────────────────────────────
+@dataclass(frozen=True, slots=True)
+class AssistFork:
+    """A copy of the call's audio, both directions, for agent assist: Twilio's ``<Start><Stream>`` (one-way, next
+    to whatever the call does) to ``url``, named so it can be stopped, with the signed ``parameters`` that say
+    which transfer it belongs to."""
+
+    url: str
+    name: str
+    parameters: Mapping[str, str] = field(default_factory=dict)
+
+
+def fork_name(transfer_id: str) -> str:
+    return f"assist-{transfer_id}"
+
+
+def _start_fork(response: VoiceResponse, fork: AssistFork | None) -> None:
+    if fork is None:
+        return
+    stream = response.start().stream(url=fork.url, track="both_tracks", name=fork.name)
+    for name, value in fork.parameters.items():
+        stream.parameter(name=name, value=value)
+
+
 def queue_name(transfer_id: str) -> str:
     """The Twilio queue a caller waits in for the colleague of one transfer (one queue per transfer, so the
     colleague who accepts is bridged to exactly this caller)."""
@@ -136,6 +160,7 @@ def transfer_twiml(
     language: str,
     task_attributes: Mapping[str, object] | None = None,
     priority: int | None = None,
+    fork: AssistFork | None = None,
 ) -> str:
     """Hand the caller to a person: they wait on hold, never in silence, while a person is found.
 
@@ -145,8 +170,12 @@ def transfer_twiml(
     and accepts with 1 (:func:`agent_briefing_twiml`), which dequeues the caller (:func:`agent_bridge_twiml`).
     Either way Twilio plays ``wait_url`` to the caller while they wait, and asks ``dial_action_url`` what next
     when the wait ends — where :func:`dial_result_twiml` turns "nobody took it" into an offer instead of silence.
+
+    ``fork`` starts first: the agent-assist copy of both sides of the call, which runs until the call ends (or
+    the offer stops it). Warmline listens to it only once a colleague has taken the call.
     """
     response = VoiceResponse()
+    _start_fork(response, fork)
     waiting = {"wait_url": wait_url, "wait_url_method": "POST", "action": dial_action_url, "method": "POST"}
     if target.type == "taskrouter":
         attributes = {"language": language, **(task_attributes or {})}
@@ -218,7 +247,12 @@ def is_connected(dial_status: str) -> bool:
 
 
 def dial_result_twiml(
-    dial_status: str, *, prompt_audio_urls: Sequence[str], record_action_url: str, callback_action_url: str
+    dial_status: str,
+    *,
+    prompt_audio_urls: Sequence[str],
+    record_action_url: str,
+    callback_action_url: str,
+    stop_fork: str | None = None,
 ) -> str:
     """The answer to the ``<Dial action>`` / ``<Enqueue action>`` request.
 
@@ -226,6 +260,7 @@ def dial_result_twiml(
     status we do not know — better an offer too many than a dead end) the caller hears the offer in
     ``prompt_audio_urls`` ("press 1 to be called back, or leave a message after the tone"): a key press goes to
     ``callback_action_url``; silence falls through to a voicemail that is posted to ``record_action_url``.
+    ``stop_fork`` names the agent-assist fork to stop first: nobody is there to assist.
     """
     response = VoiceResponse()
     if is_connected(dial_status):
@@ -233,6 +268,8 @@ def dial_result_twiml(
         return str(response)
     if not prompt_audio_urls:
         raise ValueError("the call-back offer needs at least one prompt audio URL")
+    if stop_fork:
+        response.stop().stream(name=stop_fork)
     gather = Gather(
         input="dtmf", num_digits=1, action=callback_action_url, method="POST", timeout=CALLBACK_KEY_TIMEOUT_S
     )

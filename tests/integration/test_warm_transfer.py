@@ -185,11 +185,14 @@ async def test_the_agent_page_cannot_be_framed_cached_or_leak_its_signed_link(te
         page = await client.get(link)
     headers = page.headers
     policy = headers["content-security-policy"]
-    assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy and "script-src" not in policy
+    assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
     assert headers["x-frame-options"] == "DENY" and headers["cache-control"] == "no-store"
     assert headers["referrer-policy"] == "no-referrer"
     nonce = policy.split("'nonce-", 1)[1].split("'", 1)[0]
-    assert f'<style nonce="{nonce}">' in page.text
+    # the one style and the one script (the live stream) carry this response's nonce; nothing else may run
+    assert f"script-src 'nonce-{nonce}';" in policy and "connect-src 'self'" in policy
+    assert f'<style nonce="{nonce}">' in page.text and f'<script nonce="{nonce}">' in page.text
+    assert page.text.count("<script") == 1
 
 
 async def test_a_caller_in_a_shared_queue_hears_their_place_and_the_wait_when_twilio_says(
