@@ -48,6 +48,10 @@ CHUNK_FRAMES = 5
 PREROLL_FRAMES = 15
 #: chunks (of 100 ms) one side may have waiting for the recogniser; beyond, audio is dropped and logged
 MAX_PENDING_CHUNKS = 100
+#: how often a listening fork looks whether the call is over (Twilio's ``stop`` should say so; this is the net)
+OVER_CHECK_S = 5.0
+#: a fork that sends nothing this long is dead (Twilio sends a frame per track every 20 ms)
+SILENT_FORK_S = 30.0
 #: the caller's earlier lines a repeat is looked for in
 _PREVIOUS_LINES = 5
 _FRAME = 160
@@ -90,11 +94,18 @@ class ForkListener:
         self._sides = {track: _Side(speaker) for track, speaker in _SPEAKERS.items()}
         self._caller_said: deque[str] = deque(maxlen=_PREVIOUS_LINES)
         self.live = False
+        #: the call is over: the fork should have been stopped, and is closed now
+        self.over = False
         self._checked = -LIVE_CHECK_S
 
     async def feed(self, track: str, ulaw: bytes) -> None:
         if not self._listening():
             return
+        now = time.monotonic()
+        if now - self._checked >= OVER_CHECK_S:
+            self._checked = now
+            record = self._runtime.registry.get(self.call_sid)
+            self.over = record is None or record.ended is not None
         side = self._sides.get(track.removesuffix("_track"))
         if side is None:
             return
@@ -208,11 +219,11 @@ async def assist_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
     listener: ForkListener | None = None
     try:
         while True:
-            timeout = settings.stream_start_timeout_s if listener is None else None
+            timeout = settings.stream_start_timeout_s if listener is None else SILENT_FORK_S
             try:
                 message = await asyncio.wait_for(websocket.receive(), timeout)
             except TimeoutError:
-                log.warning("agent-assist stream sent no start within %.0f s; closed", settings.stream_start_timeout_s)
+                log.warning("agent-assist stream sent nothing for %.0f s; closed", timeout)
                 await websocket.close(code=POLICY_VIOLATION)
                 return
             if message["type"] == "websocket.disconnect":
@@ -237,6 +248,10 @@ async def assist_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
                     log.warning("call %s: agent assist skipped a bad media frame: %s", listener.call_sid, exc)
                     continue
                 await listener.feed(frame.media.track, audio)
+                if listener.over:
+                    log.info("call %s: the call is over; agent-assist stream closed", listener.call_sid)
+                    await websocket.close(code=1000)
+                    break
             elif isinstance(frame, Stop):
                 break
     except WebSocketDisconnect:
