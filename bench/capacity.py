@@ -103,6 +103,8 @@ def server_env(model: Path, tmp: Path, options: Options, extra: dict[str, str]) 
             "IVR_ADMIN_TOKEN": ADMIN_TOKEN,
             "IVR_PLAYBACK_SPEED": str(options.speed),
             "IVR_ENDPOINT_SILENCE_MS": str(options.endpoint_silence_ms),
+            # the bench measures how many calls the engine holds, not the admission limit in front of it
+            "IVR_MAX_CALLS": str(max(options.levels, default=1)),
         }
     )
     if options.decode_workers is not None:
@@ -526,7 +528,8 @@ def _py_spy(pid: int, label: str, *, enabled: bool) -> Iterator[str | None]:
         return
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / f"profile-{label}-{dt.datetime.now():%H%M%S}.speedscope.json"
-    command = ["py-spy", "record", "--pid", str(pid), "--nonblocking", "--threads", "--native"]
+    # --native cannot sample without pausing the server (--nonblocking), which would distort what is measured
+    command = ["py-spy", "record", "--pid", str(pid), "--nonblocking", "--threads"]
     command += ["--format", "speedscope", "--output", str(out), "--rate", "50"]
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -30,6 +30,7 @@ from ivr.signals.distress import ConversationSignals, assess_distress
 from ivr.speech.types import Recognizer
 from ivr.speech.vad import Endpointer, SpeechEnded, SpeechStarted
 from ivr.telephony.protocol import Media, ProtocolError, Start, Stop, parse_inbound
+from ivr.telephony.signed import POLICY_VIOLATION, accept_twilio_socket
 from ivr.transfer.assist import SPEAKER_EVENTS, Speaker
 from ivr.transfer.links import verify_fork
 
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["twilio"])
 
-POLICY_VIOLATION = 1008
 #: a pause this long ends a line of the transcript (shorter than a turn's: nobody waits on it)
 ASSIST_SILENCE_MS = 600
 #: how often a fork that is not listening yet looks whether a colleague has taken the call
@@ -99,7 +99,7 @@ class ForkListener:
         self._checked = -LIVE_CHECK_S
 
     async def feed(self, track: str, ulaw: bytes) -> None:
-        if not self._listening():
+        if not self.listening():
             return
         now = time.monotonic()
         if now - self._checked >= OVER_CHECK_S:
@@ -132,7 +132,7 @@ class ForkListener:
                 )
 
     # ── internals ──────────────────────────────────────────────────────────────────────────────────────────
-    def _listening(self) -> bool:
+    def listening(self) -> bool:
         """Whether a colleague has the call (checked every half second until they do): before, it is hold audio."""
         if self.live:
             return True
@@ -211,11 +211,8 @@ class ForkListener:
 @router.websocket("/twilio/assist")
 async def assist_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
     settings = runtime.settings
-    if not runtime.signatures.is_valid(settings.assist_stream_url, {}, websocket.headers.get("x-twilio-signature")):
-        log.warning("refused agent-assist stream handshake: missing or invalid X-Twilio-Signature")
-        await websocket.close(code=POLICY_VIOLATION)
+    if not await accept_twilio_socket(websocket, runtime, settings.assist_stream_url, "agent-assist stream"):
         return
-    await websocket.accept()
     listener: ForkListener | None = None
     try:
         while True:
@@ -242,6 +239,8 @@ async def assist_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
                     await websocket.close(code=POLICY_VIOLATION)
                     return
             elif isinstance(frame, Media) and listener is not None:
+                if not listener.listening():
+                    continue  # hold audio: not even decoded
                 try:
                     audio = frame.audio()
                 except ProtocolError as exc:

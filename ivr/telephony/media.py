@@ -19,22 +19,18 @@ from ivr.deps import WsRuntimeDep
 from ivr.errors import StreamTokenError
 from ivr.runtime import Runtime
 from ivr.telephony.protocol import Connected, Dtmf, Mark, Media, ProtocolError, Start, Stop, parse_inbound
+from ivr.telephony.signed import POLICY_VIOLATION, accept_twilio_socket
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["twilio"])
 
-POLICY_VIOLATION = 1008
-
 
 @router.websocket("/twilio/media")
 async def media_stream(websocket: WebSocket, runtime: WsRuntimeDep) -> None:
     settings = runtime.settings
-    if not runtime.signatures.is_valid(settings.stream_url, {}, websocket.headers.get("x-twilio-signature")):
-        log.warning("refused media stream handshake: missing or invalid X-Twilio-Signature")
-        await websocket.close(code=POLICY_VIOLATION)
+    if not await accept_twilio_socket(websocket, runtime, settings.stream_url, "media stream"):
         return
-    await websocket.accept()
     send_lock = asyncio.Lock()
 
     async def send(text: str) -> None:

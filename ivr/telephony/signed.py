@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, WebSocket
 
 from ivr.deps import RuntimeDep
+from ivr.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 XML = "application/xml"
+#: WebSocket close code for a stream that may not go on (bad handshake, token or start)
+POLICY_VIOLATION = 1008
 
 
 async def verified_params(request: Request, runtime: RuntimeDep) -> dict[str, str]:
@@ -29,3 +32,14 @@ async def verified_params(request: Request, runtime: RuntimeDep) -> dict[str, st
 
 
 TwilioParams = Annotated[dict[str, str], Depends(verified_params)]
+
+
+async def accept_twilio_socket(websocket: WebSocket, runtime: Runtime, url: str, what: str) -> bool:
+    """Accept a WebSocket Twilio opened to ``url`` — only when the handshake carries Twilio's signature over it;
+    otherwise it is refused before the upgrade (an HTTP 403) and logged."""
+    if not runtime.signatures.is_valid(url, {}, websocket.headers.get("x-twilio-signature")):
+        log.warning("refused %s handshake: missing or invalid X-Twilio-Signature", what)
+        await websocket.close(code=POLICY_VIOLATION)
+        return False
+    await websocket.accept()
+    return True
