@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -529,7 +530,10 @@ def _py_spy(pid: int, label: str, *, enabled: bool) -> Iterator[str | None]:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out = RESULTS_DIR / f"profile-{label}-{dt.datetime.now():%H%M%S}.speedscope.json"
     # --native cannot sample without pausing the server (--nonblocking), which would distort what is measured
-    command = ["py-spy", "record", "--pid", str(pid), "--nonblocking", "--threads"]
+    spy_binary = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy_binary).is_file():
+        raise SystemExit("--py-spy needs py-spy (pip install -e .[dev] installs it)")
+    command = [spy_binary, "record", "--pid", str(pid), "--nonblocking", "--threads"]
     command += ["--format", "speedscope", "--output", str(out), "--rate", "50"]
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
