@@ -78,6 +78,8 @@ class _Side:
     chunk: list[np.ndarray] = field(default_factory=list)
     pending: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     talking: bool = False
+    #: frames of the line under way (a line that never pauses is cut at the call's longest turn)
+    frames: int = 0
     dropped: int = 0
     worker: asyncio.Task[None] | None = None
 
@@ -93,6 +95,7 @@ class ForkListener:
         self.language = transfer.language
         self._sides = {track: _Side(speaker) for track, speaker in _SPEAKERS.items()}
         self._caller_said: deque[str] = deque(maxlen=_PREVIOUS_LINES)
+        self._max_line_frames = int(runtime.settings.max_utterance_s * 1000 / 20)
         self.live = False
         #: the call is over: the fork should have been stopped, and is closed now
         self.over = False
@@ -155,8 +158,13 @@ class ForkListener:
             side.chunk.append(frame)
         else:
             side.preroll.append(frame)
+        side.frames += 1
+        if side.talking and side.frames >= self._max_line_frames:
+            side.endpointer.reset()  # a radio, or someone reading aloud: the line so far is a line
+            event = SpeechEnded(speech_ms=side.frames * 20)
         if isinstance(event, SpeechStarted) and not side.talking:
             side.talking = True
+            side.frames = 0
             side.chunk = list(side.preroll)
             side.preroll.clear()
         elif isinstance(event, SpeechEnded) and side.talking:
