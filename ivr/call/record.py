@@ -147,6 +147,11 @@ class TransferRecord(BaseModel):
         return any(s.kind == kind and (attempt is None or s.attempt == attempt) for s in self.steps)
 
     @property
+    def taken(self) -> bool:
+        """A colleague has the call: they pressed 1 (phone, SIP), or TaskRouter's own agents take it from there."""
+        return self.target.get("type") == "taskrouter" or self.has_step("accepted")
+
+    @property
     def attempt(self) -> int:
         """The attempt under way (or the last one)."""
         return max((s.attempt for s in self.steps if s.kind == "dialled"), default=0)

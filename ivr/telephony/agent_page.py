@@ -87,7 +87,7 @@ def _sources(runtime: Runtime, transfer: TransferRecord) -> AssistSources:
 def _state(transfer: TransferRecord, call: CallRecord | None) -> str:
     if call is None or call.ended is not None or transfer.has_step("abandoned") or transfer.has_step("unreachable"):
         return "ended"
-    return "live" if transfer.has_step("accepted") or transfer.target.get("type") == "taskrouter" else "waiting"
+    return "live" if transfer.taken else "waiting"
 
 
 def _line_json(n: int, line: HeardLine, sources: AssistSources) -> dict[str, object]:

@@ -90,7 +90,6 @@ class ForkListener:
     def __init__(self, runtime: Runtime, transfer: TransferRecord, call_sid: str) -> None:
         self._runtime = runtime
         self._transfer_id = transfer.transfer_id
-        self._taskrouter = transfer.target.get("type") == "taskrouter"
         self.call_sid = call_sid
         self.language = transfer.language
         self._sides = {track: _Side(speaker) for track, speaker in _SPEAKERS.items()}
@@ -144,7 +143,7 @@ class ForkListener:
             return False
         self._checked = now
         transfer = self._runtime.registry.get_transfer(self._transfer_id)
-        if transfer is None or not (self._taskrouter or transfer.has_step("accepted")):
+        if transfer is None or not transfer.taken:
             return False
         self.live = True
         log.info("call %s: a colleague took the call; agent assist listens", self.call_sid)
