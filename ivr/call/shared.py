@@ -348,12 +348,15 @@ class RedisCallRegistry(CallRegistry):
 
     def take_resume(self, call_sid: str) -> Progress | None:
         """Atomic across instances: the counter is incremented first, so two after-stream requests cannot both
-        resume (a refused one leaves the count above the limit, which refuses later ones too)."""
+        resume. A refused request takes its increment back, so the count is the resumes granted — what the
+        resumed stream reads — and still refuses later requests."""
         progress = self._progress(call_sid)
         if progress is None or not progress.resumable:
             return None
-        count = int(self.client.hincrby(self._call(call_sid), "resumes", 1))
+        key = self._call(call_sid)
+        count = int(self.client.hincrby(key, "resumes", 1))
         if count - progress.planned > MAX_RESUMES:
+            self.client.hincrby(key, "resumes", -1)
             return None
         return replace(progress, resumes=count - 1)
 
