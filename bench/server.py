@@ -128,6 +128,8 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     started_wall_s: float = 0.0
+    #: the module that serves (``python -m <module> --host … --port …``); default uvicorn with ``app:app``
+    module: tuple[str, ...] = ("uvicorn", "app:app")
 
     @property
     def base_url(self) -> str:
@@ -142,7 +144,7 @@ class ServerProcess:
     def start(self, timeout_s: float = 180.0) -> dict[str, Any]:
         """Spawn the server and wait for ``/healthz``; returns its body. ``started_wall_s`` is spawn → healthy."""
         env = {**self.env, "IVR_PUBLIC_URL": self.base_url}
-        command = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [sys.executable, "-m", *self.module, "--host", "127.0.0.1", "--port", str(self.port)]
         command += ["--log-level", "warning"]
         t0 = time.perf_counter()
         with self.log_path.open("wb") as log:

@@ -131,7 +131,24 @@ class Settings(BaseSettings):
     )
 
     # Speech timing
-    endpoint_silence_ms: int = Field(default=700, ge=100, le=5000, description="Trailing silence ending a turn.")
+    endpoint_silence_ms: int = Field(
+        default=700,
+        ge=100,
+        le=5000,
+        description="Trailing silence ending a turn (with adaptive end of turn: when the words give no cue).",
+    )
+    end_of_turn: Literal["adaptive", "fixed"] = Field(
+        default="adaptive",
+        description="adaptive: what the caller said sets the silence that ends their turn (short after a complete "
+        "answer, long after an unfinished sentence, never shorter than their own pauses); fixed: always "
+        "IVR_ENDPOINT_SILENCE_MS.",
+    )
+    turn_end_short_ms: int = Field(
+        default=250, ge=100, le=2000, description="Silence ending a turn that is a complete answer (adaptive)."
+    )
+    turn_end_long_ms: int = Field(
+        default=1200, ge=100, le=5000, description="Silence ending a turn that stopped mid-sentence (adaptive)."
+    )
     no_input_timeout_s: float = Field(default=7.0, ge=1.0, description="Silence after a prompt counted as no input.")
     max_utterance_s: float = Field(
         default=30.0, ge=3.0, le=120.0, description="A caller turn that never pauses is decided after this long."
@@ -181,6 +198,15 @@ class Settings(BaseSettings):
         for name, instead in RETIRED.items():
             if name in os.environ:
                 raise ValueError(f"{name} is no longer read: {instead}")
+        return self
+
+    @model_validator(mode="after")
+    def _turn_end_holds_in_order(self) -> Settings:
+        if not self.turn_end_short_ms <= self.endpoint_silence_ms <= self.turn_end_long_ms:
+            raise ValueError(
+                f"IVR_TURN_END_SHORT_MS ({self.turn_end_short_ms}) ≤ IVR_ENDPOINT_SILENCE_MS "
+                f"({self.endpoint_silence_ms}) ≤ IVR_TURN_END_LONG_MS ({self.turn_end_long_ms}) must hold"
+            )
         return self
 
     @model_validator(mode="after")

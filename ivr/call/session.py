@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from ivr.call.inbound import AudioRateLimit
 from ivr.call.playback import Speaker, StreamClosed
 from ivr.call.progress import Progress, back_state
 from ivr.call.record import CallRegistry, Outcome
+from ivr.call.turn_taking import TurnTaking
 from ivr.callers import order_to_offer, when_key
 from ivr.config import Settings
 from ivr.dialog.actions import (
@@ -40,11 +41,12 @@ from ivr.dialog.actions import (
     Utterance,
 )
 from ivr.dialog.engine import DialogContext, DialogState, Turn, step
+from ivr.dialog.turn_end import TurnEnd
 from ivr.metrics import ServerMetrics
 from ivr.rules.evaluate import TransferDecision
 from ivr.rules.schema import RuleSet
 from ivr.signals.distress import DistressLexicon
-from ivr.signals.encoder import FloatArray, encoder_text
+from ivr.signals.encoder import encoder_text
 from ivr.signals.voice import VoiceFeatures, voice_features
 from ivr.speech.stt import DecodePool
 from ivr.speech.types import Recognizer, RecognizerFactory, Transcript
@@ -58,10 +60,6 @@ PREROLL_FRAMES = 15  # 300 ms of audio before the detected speech start goes to 
 CHUNK_FRAMES = 10  # feed the recogniser 200 ms at a time: fewer thread hops, still streaming
 DTMF_INTERDIGIT_S = 2.5
 MIN_SPEECH_MS = 500  # an empty result from less speech than this is noise, not a turn
-#: After this much trailing silence the recogniser finalises what it heard (a "seal") and further silence is held
-#: back: if the caller goes on, the held audio is fed first; if not, the turn's transcript is ready when the
-#: endpointer's full silence has passed — the slow part of Vosk's final result is off the response path.
-SEAL_AFTER_MS = 300
 #: audio chunks waiting for the recogniser, at most (a 200 ms chunk each in the normal path): ~60 s behind
 MAX_DECODE_BACKLOG = 300
 
@@ -116,7 +114,9 @@ class TurnMetrics:
 
 @dataclass(frozen=True)
 class _Seal:
-    """The caller paused long enough for the recogniser to finalise what it has heard."""
+    """The caller paused long enough for the recogniser to finalise what it has heard (pause ``pause_id``)."""
+
+    pause_id: int
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,7 @@ class CallSession:
         self._settings = deps.settings
         self.speaker = Speaker(stream_sid, send, speed=deps.settings.playback_speed)
         self._endpointer = Endpointer(trailing_silence_ms=deps.settings.endpoint_silence_ms)
+        self._turns = TurnTaking(deps.settings, self._endpointer)
         self._state = DialogState()
         self._signals = CallSignals()
         self._utterance: list[np.ndarray] = []
@@ -160,10 +161,9 @@ class CallSession:
         self._chunk: list[np.ndarray] = []
         self._held: list[np.ndarray] = []  # trailing silence not (yet) given to the recogniser
         self._sealed = False
-        #: the sentence being encoded ahead of the endpointer, and its encoding
-        self._speculation: tuple[str, asyncio.Future[FloatArray]] | None = None
-        silence = deps.settings.endpoint_silence_ms
-        self._seal_after_ms = SEAL_AFTER_MS if silence >= SEAL_AFTER_MS + 200 else None
+        #: the sentence being encoded ahead of the endpointer, and its encoding (or the turn-end verdict that does it)
+        self._speculation: tuple[str, asyncio.Future[object]] | None = None
+        self._seal_after_ms = self._turns.seal_after_ms
         self._naive = deps.settings.naive_decode
         self._pending_samples = np.zeros(0, dtype=np.int16)
         self._decode_queue: asyncio.Queue[object] = asyncio.Queue()  # bounded by _queue_audio
@@ -291,6 +291,7 @@ class CallSession:
             await self.speaker.interrupt()
         self._cancel(self._no_input)
         self._in_utterance = True
+        self._turns.begin_turn()
         self._chunk = list(self._preroll)
         self._utterance = list(self._preroll)
         self._preroll.clear()
@@ -299,7 +300,8 @@ class CallSession:
         """Send a frame of the utterance to the recogniser, except trailing silence past the seal point."""
         silence = self._endpointer.silence_ms
         if silence == 0.0:
-            if self._held:  # the caller went on after a pause: the pause belongs to what they say
+            if self._sealed:  # the caller went on after a pause: the pause belongs to what they say
+                self._turns.resumed((self._seal_after_ms or 0) + 20 * len(self._held))
                 self._chunk.extend(self._held)
                 self._held = []
             self._sealed = False
@@ -308,7 +310,7 @@ class CallSession:
             if not self._sealed:
                 self._sealed = True
                 self._flush_chunk()
-                self._decode_queue.put_nowait(_Seal())
+                self._decode_queue.put_nowait(_Seal(self._turns.pause_id))
             return
         self._chunk.append(frame)
         if len(self._chunk) >= CHUNK_FRAMES:
@@ -396,7 +398,10 @@ class CallSession:
             elif isinstance(item, _Seal):
                 async with self._recognizer_lock:
                     heard = await self._deps.pool.run(self._seal, recognizer)
-                self._speculate(heard)
+                if self._turns.adaptive and self._in_utterance:
+                    await self._judge_pause(item.pause_id, heard)
+                else:
+                    self._speculate(heard)
             elif isinstance(item, bytes):
                 async with self._recognizer_lock:
                     await self._deps.pool.run(self._accept, recognizer, item)
@@ -414,6 +419,22 @@ class CallSession:
         self._deps.metrics.decoded(time.perf_counter() - start)
         return recognizer.partial()
 
+    async def _judge_pause(self, pause_id: int, heard: str) -> None:
+        """Adaptive end of turn: the words so far set this pause's hold, and may end the turn now. Judging encodes
+        the sentence (on a decode thread), so it doubles as the speculative encoding below."""
+        expected = self._expected
+        verdict: asyncio.Future[TurnEnd] = asyncio.ensure_future(
+            self._deps.pool.run(self._turns.judge, self._ctx, heard, expected)
+        )
+        self._speculation = (encoder_text(heard), cast("asyncio.Future[object]", verdict))
+        try:
+            ended = self._turns.apply(pause_id, await verdict)
+        except Exception:
+            log.exception("call %s: judging the pause failed; the default silence ends the turn", self.call_sid)
+            return
+        if ended is not None and self._in_utterance:
+            self._end_utterance(ended.speech_ms)
+
     # ── sentence vectors ────────────────────────────────────────────────────────────────────────────────
     # The sentence vector is the slow part of understanding a turn (10–25 ms). At a seal the recogniser already
     # knows what the transcript will be if the caller says no more, and the endpointer still waits its last
@@ -423,7 +444,8 @@ class CallSession:
         text = encoder_text(heard)
         if encoder is None or not text or (self._speculation is not None and self._speculation[0] == text):
             return
-        self._speculation = (text, asyncio.ensure_future(self._deps.pool.run(encoder.one, text)))
+        vector: asyncio.Future[object] = asyncio.ensure_future(self._deps.pool.run(encoder.one, text))
+        self._speculation = (text, vector)
 
     async def _sentence_vector(self, heard: str) -> None:
         """Make sure the turn's vector is in the encoder's cache before the (event-loop) dialog step needs it."""

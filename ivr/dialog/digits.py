@@ -55,6 +55,17 @@ class _PhrasesFile(BaseModel):
     hesitations: list[str] = Field(default_factory=list)
     yes_no: _YesNoFile
     agent: list[str] = Field(min_length=1)
+    unfinished: list[str] = Field(default_factory=list)
+    linking_verbs: list[str] = Field(default_factory=list)
+    clause_openers: list[str] = Field(default_factory=list)
+
+    @field_validator("unfinished", "linking_verbs", "clause_openers")
+    @classmethod
+    def _single_words(cls, value: list[str]) -> list[str]:
+        phrases = [w for w in value if len(tokenize(w)) != 1]
+        if phrases:
+            raise ValueError(f"single words only, not {phrases}")
+        return value
 
     @field_validator("digits")
     @classmethod
@@ -104,6 +115,12 @@ class Phrases:
     affirmative: tuple[Phrase, ...]
     negative: tuple[Phrase, ...]
     agent: tuple[Phrase, ...]
+    #: words a sentence does not end on ("mijn", "en", "euh"): a caller pausing after one has not finished
+    unfinished: frozenset[str]
+    #: finite auxiliaries and copulas ("is", "heb", "wil"): a main clause ending on one has more to come
+    linking_verbs: frozenset[str]
+    #: words opening a clause whose verb comes last ("waar mijn pakket is"): then a linking verb may end it
+    clause_openers: frozenset[str]
     #: the words as written in the YAML, for Vosk grammars
     spoken_digits: tuple[str, ...]
     spoken_yes_no: tuple[str, ...]
@@ -157,6 +174,9 @@ def load_phrases(grammars_dir: Path, language: str) -> Phrases:
         affirmative=phrases(parsed.yes_no.affirmative),
         negative=phrases(parsed.yes_no.negative),
         agent=phrases(parsed.agent),
+        unfinished=frozenset(word for item in parsed.unfinished for word in tokenize(item)),
+        linking_verbs=frozenset(word for item in parsed.linking_verbs for word in tokenize(item)),
+        clause_openers=frozenset(word for item in parsed.clause_openers for word in tokenize(item)),
         spoken_digits=tuple(dict.fromkeys(spoken_digits)),
         spoken_yes_no=tuple(dict.fromkeys(parsed.yes_no.affirmative + parsed.yes_no.negative)),
         spoken_agent=tuple(dict.fromkeys(parsed.agent)),

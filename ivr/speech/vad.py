@@ -104,6 +104,12 @@ class Endpointer:
             return self._while_speaking(voiced, self._now_ms - frame_start)
         return self._while_quiet(voiced, frame_start)
 
+    def end_now(self) -> SpeechEnded:
+        """End the turn in progress at once (the words say it is complete before the trailing silence has run)."""
+        speech_ms = round(self._last_voiced_ms - self._speech_started_ms)
+        self.reset()
+        return SpeechEnded(speech_ms=speech_ms)
+
     def reset(self) -> None:
         """Forget any speech in progress (e.g. when a new prompt starts); the noise floor is kept."""
         self.in_speech = False
@@ -133,9 +139,7 @@ class Endpointer:
         self._silence_ms += duration
         if self._silence_ms < self.trailing_silence_ms:
             return None
-        speech_ms = round(self._last_voiced_ms - self._speech_started_ms)
-        self.reset()
-        return SpeechEnded(speech_ms=speech_ms)
+        return self.end_now()
 
     def _track_floor(self, level: float) -> None:
         self._levels.append(level)
