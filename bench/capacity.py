@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from bench.calls import CallOutcome, LevelRun, caller_script, percentiles, run_level
+from bench.calls import LevelRun, caller_script, percentiles, run_level
 from bench.report import print_config, print_header, print_summary
 from bench.server import (
     RssSampler,
@@ -68,6 +68,8 @@ class Options:
     decode_workers: int | None = None
     recognizers: int | None = None  # IVR_RECOGNIZERS (default: the server's)
     warm_recognizers: int | None = None  # IVR_WARM_RECOGNIZERS (default: the server's, the whole pool)
+    beam: float | None = None  # IVR_DECODE_BEAM (default: the model's)
+    max_active: int | None = None  # IVR_DECODE_MAX_ACTIVE (default: the model's)
     baseline: bool = False
     beyond: bool = True  # run one level past the first broken one (unless calls failed there)
     server_dir: Path = REPO_ROOT
@@ -104,6 +106,9 @@ def server_env(model: Path, tmp: Path, options: Options, extra: dict[str, str]) 
             "IVR_ADMIN_TOKEN": ADMIN_TOKEN,
             "IVR_PLAYBACK_SPEED": str(options.speed),
             "IVR_ENDPOINT_SILENCE_MS": str(options.endpoint_silence_ms),
+            # every latency here is the caller's wait less this fixed hold; the adaptive end of turn (which reads
+            # the words, and the Korean model's words are no Dutch) is measured by bench/turn_taking.py
+            "IVR_END_OF_TURN": "fixed",
             # the bench measures how many calls the engine holds, not the admission limit in front of it
             "IVR_MAX_CALLS": str(max(options.levels, default=1)),
         }
@@ -114,6 +119,10 @@ def server_env(model: Path, tmp: Path, options: Options, extra: dict[str, str]) 
         env["IVR_RECOGNIZERS"] = str(options.recognizers)
     if options.warm_recognizers is not None:
         env["IVR_WARM_RECOGNIZERS"] = str(options.warm_recognizers)
+    if options.beam is not None:
+        env["IVR_DECODE_BEAM"] = str(options.beam)
+    if options.max_active is not None:
+        env["IVR_DECODE_MAX_ACTIVE"] = str(options.max_active)
     env.update(extra)
     return env
 
@@ -506,7 +515,7 @@ def write_report(report: dict[str, Any], out: Path | None) -> Path:
 
 
 # ── helpers ────────────────────────────────────────────────────────────────────────────────────────────────
-def _run_async(coro: Coroutine[Any, Any, list[CallOutcome]]) -> list[CallOutcome]:
+def _run_async(coro: Coroutine[Any, Any, LevelRun]) -> LevelRun:
     """Run the callers on uvloop when it is installed (like the server): less simulator overhead per frame."""
     try:
         import uvloop
@@ -569,6 +578,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--endpoint-silence-ms", type=int, default=700, help="IVR_ENDPOINT_SILENCE_MS for the server")
     parser.add_argument("--decode-workers", type=int, help="IVR_DECODE_WORKERS for the server (default: its own)")
     parser.add_argument("--recognizers", type=int, help="IVR_RECOGNIZERS: the recogniser pool's size")
+    parser.add_argument("--beam", type=float, help="IVR_DECODE_BEAM: the recogniser's search beam")
+    parser.add_argument("--max-active", type=int, help="IVR_DECODE_MAX_ACTIVE: decoder states kept per frame")
     parser.add_argument("--warm", type=int, help="IVR_WARM_RECOGNIZERS: recognisers warmed at start-up")
     parser.add_argument("--no-beyond", action="store_true", help="stop at the first broken level")
     parser.add_argument("--server-dir", type=Path, default=REPO_ROOT, help="checkout the server runs from")
@@ -590,6 +601,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         decode_workers=args.decode_workers,
         recognizers=args.recognizers,
         warm_recognizers=args.warm,
+        beam=args.beam,
+        max_active=args.max_active,
         baseline=args.baseline,
         beyond=not args.no_beyond,
         server_dir=args.server_dir.resolve(),

@@ -28,6 +28,7 @@ from ivr.rules.loader import RulesError
 from ivr.runtime import Runtime, build_runtime, model_label
 from ivr.speech.models import resolve_model
 from ivr.speech.prompts import render_all
+from ivr.speech.search import model_with_search
 from ivr.speech.stt import VoskEngine
 from ivr.speech.types import RecognizerFactory
 from ivr.speech.warmup import warm_up_recognizers
@@ -49,7 +50,12 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
         factory = recognizers
         label = "scripted (text turns)"
         if factory is None:
-            path = resolve_model(settings)
+            path = model_with_search(
+                resolve_model(settings),
+                settings.resolved_models_dir / "views",
+                settings.decode_beam,
+                settings.decode_max_active,
+            )
             naive = settings.naive_decode
             factory = await asyncio.to_thread(
                 VoskEngine, path, reuse=not naive, max_natives=None if naive else settings.recognizers

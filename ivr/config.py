@@ -187,6 +187,19 @@ class Settings(BaseSettings):
     warm_recognizers: int | None = Field(
         default=None, ge=0, le=256, description="Recognisers warmed up with speech at start-up (default: all)."
     )
+    decode_beam: float | None = Field(
+        default=None,
+        ge=4.0,
+        le=30.0,
+        description="The recogniser's search beam (default: the model's own, often 10–13); narrower decodes faster "
+        "and may recognise less — measure on your own recordings (ivr/speech/search.py).",
+    )
+    decode_max_active: int | None = Field(
+        default=None,
+        ge=200,
+        le=20000,
+        description="Most decoder states kept per frame (default: the model's own, often 3000–7000); fewer is faster.",
+    )
     naive_decode: bool = Field(
         default=False,
         description="Benchmark baseline only: every frame to a fresh free-speech recogniser per call, no VAD gating.",
