@@ -170,6 +170,14 @@ def run_config(name: str, extra_env: dict[str, str], options: Options, console: 
             }
             broke_at: int | None = None
             spread = options.spread_s
+            if spread is None and options.levels and options.levels[0] > 1:
+                # Without a measured call length the first level's callers would all start in the same second: a
+                # burst, not a busy line (this made a --levels 48 run look like a collapse). Measure one call first.
+                calibration = run_one_level(server, sampler, turns, 1, options, f"{name}-calibration", spread_s=0.0)
+                spread = round(calibration["duration_s"] / options.calls_per_slot, 1)
+                result["spread_s"] = spread
+                console.print(f"  one call lasts ~{spread} s: slot starts are spread over that")
+                time.sleep(options.pause_s)
             for calls in options.levels:
                 level = run_one_level(server, sampler, turns, calls, options, name, spread_s=spread or 0.0)
                 result["levels"].append(level)
