@@ -177,6 +177,15 @@ class ServerProcess:
         # raw=true asks for the latency window itself (for exact per-level percentiles); servers without it ignore it
         return self.get("/metrics.json?raw=true")
 
+    def wait_ready(self, timeout_s: float = 300.0) -> None:
+        """Wait for ``/readyz`` (the recogniser pool warmed): the first calls must not be measured cold."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if httpx.get(f"{self.base_url}/readyz", timeout=5).status_code == 200:
+                return
+            time.sleep(0.2)
+        raise ServerError(f"the server was not ready within {timeout_s:.0f} s:\n{self.log_tail()}")
+
     def wait_idle(self, timeout_s: float = 30.0) -> bool:
         """Wait until the server has closed every call (sessions write their counters to /metrics on close)."""
         deadline = time.monotonic() + timeout_s

@@ -275,7 +275,7 @@ async def run_config(
     server.module = ("bench.turn_server", "--scripts", str(scripts_path))
     server.start()
     try:
-        await asyncio.to_thread(_wait_ready, server)
+        await asyncio.to_thread(server.wait_ready)
         simulator = TwilioSimulator(server.base_url, AUTH_TOKEN, timeout_s=120.0)
         gate = asyncio.Semaphore(options.concurrency)
 
@@ -293,17 +293,6 @@ async def run_config(
         server.stop()
     console.print(f"  {name} · {language}: {len(results)} turns")
     return list(results)
-
-
-def _wait_ready(server: ServerProcess, timeout_s: float = 300.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if httpx.get(f"{server.base_url}/readyz", timeout=5).status_code == 200:
-            return
-        time.sleep(0.2)
-    raise RuntimeError("the server never became ready")
 
 
 # ── report ────────────────────────────────────────────────────────────────────────────────────────────────────

@@ -11,8 +11,6 @@ on is ignored (each pause has its own number).
 
 from __future__ import annotations
 
-from collections import deque
-
 from ivr.config import Settings
 from ivr.dialog.actions import GrammarName
 from ivr.dialog.engine import DialogContext
@@ -24,8 +22,6 @@ from ivr.speech.vad import Endpointer, SpeechEnded
 SEAL_AFTER_MS = 300
 #: With adaptive end of turn the seal comes sooner: its words decide whether the short hold (250 ms) may end the turn.
 ADAPTIVE_SEAL_MS = 200
-#: the mid-turn pauses remembered per call (the longest decides)
-MAX_REMEMBERED_PAUSES = 32
 
 
 class TurnTaking:
@@ -45,7 +41,8 @@ class TurnTaking:
         else:
             fits = settings.endpoint_silence_ms >= SEAL_AFTER_MS + 200
             self.seal_after_ms = SEAL_AFTER_MS if fits else None
-        self._pauses: deque[float] = deque(maxlen=MAX_REMEMBERED_PAUSES)
+        #: the longest pause this caller went on after, where the words said they could be done (0: none yet)
+        self._longest_pause_ms = 0.0
         #: numbers the caller's pauses: a verdict is for one pause only
         self.pause_id = 0
         #: the verdict on the current pause, once judged
@@ -55,7 +52,7 @@ class TurnTaking:
         """The hold before any words are judged: the default, or longer for a caller who pauses longer."""
         if not self.adaptive:
             return self.times.default_ms
-        return max(self.times.default_ms, learned_pause_ms(list(self._pauses)))
+        return max(self.times.default_ms, learned_pause_ms(self._pauses()))
 
     def begin_turn(self) -> None:
         self.last = None
@@ -69,13 +66,17 @@ class TurnTaking:
         """
         self.pause_id += 1
         if self.adaptive and self.last is not None and self.last.kind != "long":
-            self._pauses.append(pause_ms)
+            self._longest_pause_ms = max(self._longest_pause_ms, pause_ms)
         self.last = None
         self._endpointer.trailing_silence_ms = self.base_hold_ms()
 
     def judge(self, ctx: DialogContext, heard: str, expected: GrammarName) -> TurnEnd:
         """The verdict on a pause (blocking: it may encode the sentence; run it on a decode thread)."""
-        return turn_end(ctx, heard, expected, self.times, list(self._pauses))
+        return turn_end(ctx, heard, expected, self.times, self._pauses())
+
+    def _pauses(self) -> tuple[float, ...]:
+        """The caller's pauses as the pure policy reads them (only the longest matters)."""
+        return (self._longest_pause_ms,) if self._longest_pause_ms else ()
 
     def apply(self, pause_id: int, verdict: TurnEnd) -> SpeechEnded | None:
         """Set this pause's hold; returns the end of the turn when the silence has already reached it."""
