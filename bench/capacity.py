@@ -385,6 +385,16 @@ def server_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any
             for k in ("hits", "misses", "memory_hits", "shared_hits", "render_seconds")
         },
         "rss_mb": after.get("rss_mb"),
+        # callers who began a turn while every pooled recogniser was busy, and urgent decode jobs that went ahead
+        # of queued bulk audio
+        "recognizer_waits": int(
+            float((after.get("recognizer_pool") or {}).get("waits", 0))
+            - float((before.get("recognizer_pool") or {}).get("waits", 0))
+        ),
+        "decode_overtakes": int(
+            float((after.get("decode_pool") or {}).get("overtakes", 0))
+            - float((before.get("decode_pool") or {}).get("overtakes", 0))
+        ),
     }
 
 

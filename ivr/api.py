@@ -181,6 +181,7 @@ def create_app(settings: Settings | None = None, recognizers: RecognizerFactory 
             "startup_s": runtime.startup_seconds,
             "tts_cache": dataclasses.asdict(runtime.synth.cache_stats),
             "recognizer_pool": _recognizer_pool(runtime),
+            "decode_pool": {**runtime.pool.queued(), "overtakes": runtime.pool.overtakes},
             "store_writer": {**runtime.writer.stats.snapshot(), "backlog": runtime.writer.backlog},
         }
 

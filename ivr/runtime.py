@@ -31,7 +31,7 @@ from ivr.rules.loader import RulesError
 from ivr.rules.sync import RulesChannel
 from ivr.signals.distress import DistressLexicon, load_distress_lexicon
 from ivr.signals.encoder import EncoderChoice
-from ivr.speech.stt import DecodePool
+from ivr.speech.decode_pool import DecodePool
 from ivr.speech.tts import SpeechSynthesizer
 from ivr.speech.types import RecognizerFactory
 from ivr.store.ownership import Ownership

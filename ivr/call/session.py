@@ -48,7 +48,7 @@ from ivr.rules.schema import RuleSet
 from ivr.signals.distress import DistressLexicon
 from ivr.signals.encoder import encoder_text
 from ivr.signals.voice import VoiceFeatures, voice_features
-from ivr.speech.stt import DecodePool
+from ivr.speech.decode_pool import DecodePool
 from ivr.speech.types import Recognizer, RecognizerFactory, Transcript
 from ivr.speech.vad import Endpointer, SpeechEnded, SpeechStarted
 from ivr.understanding import CallSignals, assess_turn
@@ -378,10 +378,10 @@ class CallSession:
                 return
             if isinstance(item, _EndOfUtterance):
                 # The voice's features need only the audio: work them out on the other decode thread meanwhile.
-                features = asyncio.ensure_future(self._deps.pool.run(voice_features, item.audio))
+                features = asyncio.ensure_future(self._deps.pool.run(voice_features, item.audio, urgent=True))
                 try:
                     async with self._recognizer_lock:
-                        transcript: Transcript = await self._deps.pool.run(self._final, recognizer)
+                        transcript: Transcript = await self._deps.pool.run(self._final, recognizer, urgent=True)
                     voice = await features
                 finally:
                     features.cancel()
@@ -397,14 +397,17 @@ class CallSession:
                 await self._handle(Utterance(transcript), voice=voice, prepared_s=time.perf_counter() - started)
             elif isinstance(item, _Seal):
                 async with self._recognizer_lock:
-                    heard = await self._deps.pool.run(self._seal, recognizer)
+                    heard = await self._deps.pool.run(self._seal, recognizer, urgent=True)
                 if self._turns.adaptive and self._in_utterance:
                     await self._judge_pause(item.pause_id, heard)
                 else:
                     self._speculate(heard)
             elif isinstance(item, bytes):
+                # Audio of a turn that has ended or paused is what the caller now waits on; audio of a caller
+                # still talking can wait behind it.
+                urgent = self._sealed or not self._in_utterance
                 async with self._recognizer_lock:
-                    await self._deps.pool.run(self._accept, recognizer, item)
+                    await self._deps.pool.run(self._accept, recognizer, item, urgent=urgent)
 
     def _accept(self, recognizer: Recognizer, audio: bytes) -> None:
         """Runs on a decode thread; the cost is booked for the recogniser's real-time factor."""
@@ -424,7 +427,7 @@ class CallSession:
         the sentence (on a decode thread), so it doubles as the speculative encoding below."""
         expected = self._expected
         verdict: asyncio.Future[TurnEnd] = asyncio.ensure_future(
-            self._deps.pool.run(self._turns.judge, self._ctx, heard, expected)
+            self._deps.pool.run(self._turns.judge, self._ctx, heard, expected, urgent=True)
         )
         self._speculation = (encoder_text(heard), cast("asyncio.Future[object]", verdict))
         try:
@@ -444,7 +447,7 @@ class CallSession:
         text = encoder_text(heard)
         if encoder is None or not text or (self._speculation is not None and self._speculation[0] == text):
             return
-        vector: asyncio.Future[object] = asyncio.ensure_future(self._deps.pool.run(encoder.one, text))
+        vector: asyncio.Future[object] = asyncio.ensure_future(self._deps.pool.run(encoder.one, text, urgent=True))
         self._speculation = (text, vector)
 
     async def _sentence_vector(self, heard: str) -> None:
@@ -456,7 +459,7 @@ class CallSession:
             with contextlib.suppress(Exception):
                 await speculation[1]
         if encoder is not None and text and not encoder.has(text):
-            await self._deps.pool.run(encoder.one, text)
+            await self._deps.pool.run(encoder.one, text, urgent=True)
 
     def _final(self, recognizer: Recognizer) -> Transcript:
         start = time.perf_counter()

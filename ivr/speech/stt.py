@@ -2,24 +2,21 @@
 
 Loading a model costs seconds and hundreds of megabytes, so ``VoskEngine`` loads it once and hands out cheap
 per-call ``VoskRecognizer``s. Every recogniser method blocks on native code; the call session runs them on a
-``DecodePool`` so the event loop (and every other call) keeps moving.
+``DecodePool`` (:mod:`ivr.speech.decode_pool`) so the event loop (and every other call) keeps moving.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from math import ceil
 from pathlib import Path
-from typing import Any, TypeVar, TypeVarTuple
+from typing import Any
 
 import numpy as np
 import vosk
@@ -36,9 +33,6 @@ DEFAULT_MODEL_RATE = 16000
 UNK = "[unk]"
 
 _SAMPLE_FREQUENCY = re.compile(r"^\s*--sample-frequency=(\d+)", re.MULTILINE)
-
-T = TypeVar("T")
-Ts = TypeVarTuple("Ts")
 
 
 def model_sample_rate(model_path: Path) -> int:
@@ -416,23 +410,3 @@ class VoskRecognizer:
         text = str(result.get("text", "")).strip()
         if text:
             self._texts.append(text)
-
-
-class DecodePool:
-    """Worker threads for blocking recogniser calls, so decoding never stalls the event loop.
-
-    Vosk releases the GIL while decoding, so ``workers`` can match the cores set aside for recognition.
-    """
-
-    def __init__(self, workers: int = 2) -> None:
-        self.workers = workers
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
-
-    async def run(self, fn: Callable[[*Ts], T], *args: *Ts) -> T:
-        """Run ``fn(*args)`` on a worker thread and await its result."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, *args)
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop accepting work; with ``wait``, finish what is queued first."""
-        self._executor.shutdown(wait=wait, cancel_futures=not wait)

@@ -18,7 +18,8 @@ import pytest
 
 from ivr.audio.codec import Pcm, pcm_to_bytes, read_wav, resample, to_telephone_ulaw, ulaw_decode
 from ivr.errors import ModelNotFoundError
-from ivr.speech.stt import DecodePool, StreamResampler, VoskEngine, VoskRecognizer, model_sample_rate
+from ivr.speech.decode_pool import DecodePool
+from ivr.speech.stt import StreamResampler, VoskEngine, VoskRecognizer, model_sample_rate
 from ivr.speech.types import Transcript
 
 pytestmark = pytest.mark.model
