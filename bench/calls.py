@@ -105,6 +105,7 @@ class CallOutcome:
             "ok": self.ok,
             "error": self.error,
             "latencies_ms": [round(r.latency_ms, 1) for r in self.responses],
+            "answered_at_s": [round(r.at, 2) for r in self.responses],  # monotonic, as the level's window_at
             "heard": self.heard,
             "server_turns": self.server_turns,
             "underrun_ticks": self.underrun_ticks,

@@ -318,6 +318,9 @@ def summarise_level(
         "responses": len(latencies),
         "responses_all": len(answered),
         "window_s": round(max(0.0, high - low), 1),
+        "window_at": [round(low, 2), round(high, 2)],
+        # every answer of the level, the ramp up and down included (the verdict reads the steady-state window)
+        "latency_all_ms": percentiles([r.latency_ms for r in answered]),
         "latency_ms": client,
         "latency_raw_ms": percentiles(raw),
         "latency_by_prompt_ms": {k: percentiles(v) for k, v in sorted(by_prompt.items())},

@@ -210,13 +210,27 @@ async def _warm_up(runtime: Runtime) -> None:
         return
     language = settings.language
     text = runtime.flows[language].say("greeting", {"company": settings.company_name}).text
+    # Ready once half the pool is warm (as many as 24 calls keep busy), warmed on every decode thread at once;
+    # the rest is warmed one at a time while the first calls are served.
+    first = min(warm, max(1, settings.recognizers // 2))
     try:
-        seconds = await warm_up_recognizers(engine, runtime.synth, text, language, warm)
+        seconds = await warm_up_recognizers(
+            engine, runtime.synth, text, language, first, threads=settings.decode_workers
+        )
     except Exception:
         log.exception("warming the recognisers failed; the first calls will decode more slowly")
         runtime.startup_seconds["recognizer_warm_up"] = -1.0  # ready all the same: slower beats refusing calls
         return
     runtime.startup_seconds["recognizer_warm_up"] = round(seconds, 3)
+    started = time.perf_counter()
+    try:
+        for _ in range(warm - first):
+            await warm_up_recognizers(engine, runtime.synth, text, language, 1)
+    except Exception:
+        log.exception("warming the rest of the recogniser pool failed; it warms on the calls instead")
+        return
+    if warm > first:
+        runtime.startup_seconds["recognizer_warm_up_rest"] = round(time.perf_counter() - started, 3)
 
 
 async def _keep_alive(runtime: Runtime) -> None:

@@ -178,14 +178,19 @@ class Settings(BaseSettings):
         "told it is busy and put straight through to a person",
     )
     recognizers: int = Field(
-        default=8,
+        default=16,
         ge=1,
         le=256,
         description="Free-speech recognisers in the shared pool: callers talking at once beyond this wait a moment "
-        "(their audio is buffered) rather than start a cold recogniser.",
+        "(their audio is buffered) rather than start a cold recogniser. 16 keeps 48 calls on 2 cores from "
+        "waiting (bench/README.md); ~80 MB each once warm.",
     )
     warm_recognizers: int | None = Field(
-        default=None, ge=0, le=256, description="Recognisers warmed up with speech at start-up (default: all)."
+        default=None,
+        ge=0,
+        le=256,
+        description="Recognisers warmed up with speech at start-up (default: all). /readyz waits for the first "
+        "half of the pool; the rest warm while the first calls are served.",
     )
     decode_beam: float | None = Field(
         default=None,

@@ -203,6 +203,16 @@ class VoskEngine:
             elif native.grammar is None:
                 self._free_speech_alive -= 1  # dropped: the last reference goes with ``native``
 
+    def _new_free_speech(self) -> _Native | None:
+        """A brand-new free-speech native, counted in use; None when the pool is full."""
+        with self._pool_lock:
+            if self.max_natives is not None and self._free_speech_alive >= self.max_natives:
+                return None
+            self._free_speech_alive += 1
+            self.natives_in_use += 1
+            self.natives_created += 1
+        return _Native(self._kaldi_recognizer(None), None)
+
     def pool_stats(self) -> dict[str, int]:
         with self._pool_lock:
             return {
@@ -213,10 +223,11 @@ class VoskEngine:
             }
 
     def warm_up(self, pcm: bytes, count: int) -> float:
-        """Decode ``pcm`` (PCM16 at the model's rate) on ``count`` free-speech natives and pool them, so the first
-        callers are decoded at warm speed; returns the seconds it took. Blocking: run it on a thread."""
+        """Decode ``pcm`` (PCM16 at the model's rate) on ``count`` new free-speech natives and pool them, so callers
+        are decoded at warm speed; returns the seconds it took. Fewer when the pool is full (never an idle native
+        warmed twice). Blocking: run it on a thread; several threads may warm at once."""
         started = time.perf_counter()
-        natives = [n for n in (self.acquire(None) for _ in range(count)) if n is not None]
+        natives = [n for n in (self._new_free_speech() for _ in range(count)) if n is not None]
         for native in natives:
             native.kaldi.AcceptWaveform(pcm)
             native.kaldi.FinalResult()

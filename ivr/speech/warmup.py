@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Protocol
 
 from ivr.audio.codec import TELEPHONE_RATE, pcm_to_bytes, resample, ulaw_decode
@@ -21,12 +22,18 @@ class _Synthesizer(Protocol):
     async def synthesize(self, text: str, language: str) -> bytes: ...
 
 
-async def warm_up_recognizers(engine: VoskEngine, synth: _Synthesizer, text: str, language: str, count: int) -> float:
-    """Decode ``text`` spoken by our TTS on ``count`` pooled recognisers; returns the seconds it took."""
+async def warm_up_recognizers(
+    engine: VoskEngine, synth: _Synthesizer, text: str, language: str, count: int, *, threads: int = 1
+) -> float:
+    """Decode ``text`` spoken by our TTS on ``count`` new pooled recognisers, spread over ``threads`` threads at
+    once (Vosk decodes in parallel); returns the seconds it took."""
     if count <= 0:
         return 0.0
     ulaw = await synth.synthesize(text, language)
-    pcm = resample(ulaw_decode(ulaw), TELEPHONE_RATE, engine.sample_rate)
-    seconds = await asyncio.to_thread(engine.warm_up, pcm_to_bytes(pcm), count)
+    pcm = pcm_to_bytes(resample(ulaw_decode(ulaw), TELEPHONE_RATE, engine.sample_rate))
+    shares = [count // threads + (1 if n < count % threads else 0) for n in range(max(1, threads))]
+    started = time.perf_counter()
+    await asyncio.gather(*(asyncio.to_thread(engine.warm_up, pcm, share) for share in shares if share))
+    seconds = time.perf_counter() - started
     log.info("warmed %d recognisers in %.1fs", count, seconds)
     return seconds
