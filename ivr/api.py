@@ -31,7 +31,7 @@ from ivr.speech.prompts import render_all
 from ivr.speech.search import model_with_search
 from ivr.speech.stt import VoskEngine
 from ivr.speech.types import RecognizerFactory
-from ivr.speech.warmup import warm_up_recognizers
+from ivr.speech.warmup import warm_up_in_background, warm_up_recognizers
 from ivr.startup_report import announce, startup_summary
 from ivr.store.retention import purge_on_schedule
 from ivr.telephony import agent_leg, agent_page, fork, handover, media, ops, webhooks
@@ -222,15 +222,13 @@ async def _warm_up(runtime: Runtime) -> None:
         runtime.startup_seconds["recognizer_warm_up"] = -1.0  # ready all the same: slower beats refusing calls
         return
     runtime.startup_seconds["recognizer_warm_up"] = round(seconds, 3)
-    started = time.perf_counter()
-    try:
-        for _ in range(warm - first):
-            await warm_up_recognizers(engine, runtime.synth, text, language, 1)
-    except Exception:
-        log.exception("warming the rest of the recogniser pool failed; it warms on the calls instead")
-        return
     if warm > first:
-        runtime.startup_seconds["recognizer_warm_up_rest"] = round(time.perf_counter() - started, 3)
+        try:
+            rest = await warm_up_in_background(engine, runtime.synth, text, language, warm - first)
+        except Exception:
+            log.exception("warming the rest of the recogniser pool failed; it warms on the calls instead")
+            return
+        runtime.startup_seconds["recognizer_warm_up_rest"] = round(rest, 3)
 
 
 async def _keep_alive(runtime: Runtime) -> None:
