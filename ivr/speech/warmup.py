@@ -34,8 +34,7 @@ async def warm_up_recognizers(
     once (Vosk decodes in parallel); returns the seconds it took."""
     if count <= 0:
         return 0.0
-    ulaw = await synth.synthesize(text, language)
-    pcm = pcm_to_bytes(resample(ulaw_decode(ulaw), TELEPHONE_RATE, engine.sample_rate))
+    pcm = await _speech(engine, synth, text, language)
     shares = [count // threads + (1 if n < count % threads else 0) for n in range(max(1, threads))]
     started = time.perf_counter()
     await asyncio.gather(*(asyncio.to_thread(engine.warm_up, pcm, share) for share in shares if share))
@@ -49,9 +48,7 @@ async def warm_up_in_background(engine: VoskEngine, synth: _Synthesizer, text: s
     the calls leave idle, so the first callers (served meanwhile) are not slowed; returns the seconds it took."""
     if count <= 0:
         return 0.0
-    pcm = pcm_to_bytes(
-        resample(ulaw_decode(await synth.synthesize(text, language)), TELEPHONE_RATE, engine.sample_rate)
-    )
+    pcm = await _speech(engine, synth, text, language)
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-up", initializer=_lowest_priority)
     loop = asyncio.get_running_loop()
     started = time.perf_counter()
@@ -70,3 +67,9 @@ def _lowest_priority() -> None:
     if sys.platform == "linux":
         with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+async def _speech(engine: VoskEngine, synth: _Synthesizer, text: str, language: str) -> bytes:
+    """``text`` as our TTS says it, through the telephone path a caller's audio takes, at the model's rate."""
+    ulaw = await synth.synthesize(text, language)
+    return pcm_to_bytes(resample(ulaw_decode(ulaw), TELEPHONE_RATE, engine.sample_rate))
