@@ -128,8 +128,9 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     started_wall_s: float = 0.0
-    #: the module that serves (``python -m <module> --host … --port …``); default uvicorn with ``app:app``
-    module: tuple[str, ...] = ("uvicorn", "app:app")
+    #: the module that serves (``python -m <module> --host … --port …``); default uvicorn with ``app:app``, without
+    #: per-message compression, as ``ivr serve`` runs it
+    module: tuple[str, ...] = ("uvicorn", "app:app", "--ws-per-message-deflate", "false")
 
     @property
     def base_url(self) -> str:

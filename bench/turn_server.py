@@ -92,7 +92,14 @@ def main() -> None:
     scripts = {sid: [[(str(w), int(e)) for w, e in utterance] for utterance in turns] for sid, turns in raw.items()}
     settings = Settings()
     engine = OracleEngine(resolve_model(settings), scripts, max_natives=settings.recognizers)
-    uvicorn.run(create_app(settings, recognizers=engine), host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        create_app(settings, recognizers=engine),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        ws_ping_interval=None,
+        ws_per_message_deflate=False,  # as ivr serve runs it
+    )
 
 
 if __name__ == "__main__":

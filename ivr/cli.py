@@ -66,8 +66,16 @@ def serve(
     # The app is built from the installed package, so the command works from any directory. The port is bound
     # before start-up: a second server on a busy port stops at once, before it loads a model or opens the store.
     # Forwarded headers are the app's to judge (IVR_TRUSTED_PROXIES), not uvicorn's (it trusts 127.0.0.1).
+    # No per-message compression: media frames are base64 of μ-law, which hardly compresses, and deflating 50
+    # frames a second per call cost ~6% of the event loop at 64 calls (py-spy, bench/README.md).
     config = uvicorn.Config(
-        "ivr.api:create_app", factory=True, host=host, port=port, ws_ping_interval=None, proxy_headers=False
+        "ivr.api:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        ws_ping_interval=None,
+        ws_per_message_deflate=False,
+        proxy_headers=False,
     )
     uvicorn_log = logging.getLogger("uvicorn.error")
     level = uvicorn_log.level

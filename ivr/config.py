@@ -189,8 +189,8 @@ class Settings(BaseSettings):
         default=None,
         ge=0,
         le=256,
-        description="Recognisers warmed up with speech at start-up (default: all). /readyz waits for the first "
-        "half of the pool; the rest warm while the first calls are served.",
+        description="Recognisers warmed up with speech at start-up, on every decode thread at once (default: "
+        "all); /readyz waits for them.",
     )
     decode_beam: float | None = Field(
         default=None,

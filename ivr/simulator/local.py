@@ -47,7 +47,13 @@ def local_server(
     settings = settings.model_copy(update=update)
     app = create_app(settings, recognizers=recognizers)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws_ping_interval=None, proxy_headers=False
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws_ping_interval=None,
+        ws_per_message_deflate=False,  # as ivr serve runs it
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"warmline-{port}", daemon=True)

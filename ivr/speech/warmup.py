@@ -8,13 +8,8 @@ through the same μ-law path callers take) on a few pooled recognisers pays that
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from ivr.audio.codec import TELEPHONE_RATE, pcm_to_bytes, resample, ulaw_decode
@@ -41,32 +36,6 @@ async def warm_up_recognizers(
     seconds = time.perf_counter() - started
     log.info("warmed %d recognisers in %.1fs", count, seconds)
     return seconds
-
-
-async def warm_up_in_background(engine: VoskEngine, synth: _Synthesizer, text: str, language: str, count: int) -> float:
-    """Warm ``count`` more pooled recognisers, one at a time, on a thread of the lowest CPU priority: it uses what
-    the calls leave idle, so the first callers (served meanwhile) are not slowed; returns the seconds it took."""
-    if count <= 0:
-        return 0.0
-    pcm = await _speech(engine, synth, text, language)
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warm-up", initializer=_lowest_priority)
-    loop = asyncio.get_running_loop()
-    started = time.perf_counter()
-    try:
-        for _ in range(count):
-            await loop.run_in_executor(executor, engine.warm_up, pcm, 1)
-    finally:
-        executor.shutdown(wait=False)
-    seconds = time.perf_counter() - started
-    log.info("warmed %d more recognisers in the background in %.1fs", count, seconds)
-    return seconds
-
-
-def _lowest_priority() -> None:
-    """Lower this thread (Linux schedules threads as tasks with their own nice value) to nice 19."""
-    if sys.platform == "linux":
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 async def _speech(engine: VoskEngine, synth: _Synthesizer, text: str, language: str) -> bytes:

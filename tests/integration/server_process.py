@@ -39,7 +39,17 @@ def server_env(data_dir: Path, port: int, model: Path, extra: dict[str, str] | N
     }
 
 
-UVICORN = [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1", "--port"]
+UVICORN = [
+    sys.executable,
+    "-m",
+    "uvicorn",
+    "app:app",
+    "--ws-per-message-deflate",
+    "false",
+    "--host",
+    "127.0.0.1",
+    "--port",
+]
 #: the installed ``ivr`` command of this environment
 IVR = str(Path(sys.executable).with_name("ivr"))
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ivr.audio.codec import FRAME_BYTES, Pcm, read_wav, rms_dbfs, to_telephone_ulaw, ulaw_decode
 from ivr.speech.vad import Endpointer, SpeechEnded, SpeechStarted, VadEvent
@@ -166,3 +168,14 @@ def test_reset_forgets_speech_in_progress_but_keeps_the_noise_floor(espeak: Call
     assert not endpointer.in_speech
     assert endpointer.noise_floor_dbfs == floor
     assert run(endpointer, telephone(hiss(-50.0, RATE * 2), RATE)) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=-96.0, max_value=0.0, allow_nan=False), min_size=1, max_size=200))
+def test_the_noise_floor_is_the_low_percentile_of_the_last_window_of_frame_levels(levels: list[float]) -> None:
+    endpointer = Endpointer(floor_window_ms=400)  # 20 frames, so the window slides within one example
+    for level in levels:
+        endpointer._track_floor(level)
+    window = np.array(levels[-20:], dtype=np.float64)
+
+    assert endpointer.noise_floor_dbfs == pytest.approx(float(np.percentile(window, 10.0)), abs=1e-9)
