@@ -70,6 +70,9 @@ class Options:
     warm_recognizers: int | None = None  # IVR_WARM_RECOGNIZERS (default: the server's, the whole pool)
     beam: float | None = None  # IVR_DECODE_BEAM (default: the model's)
     max_active: int | None = None  # IVR_DECODE_MAX_ACTIVE (default: the model's)
+    #: IVR_END_OF_TURN; "adaptive" measures what judging every pause costs (CPU, RTF), not latency: it reads the
+    #: Korean model's words, whose bracketed digits hold the turn 1.2 s as a half-said number
+    end_of_turn: str = "fixed"
     baseline: bool = False
     beyond: bool = True  # run one level past the first broken one (unless calls failed there)
     server_dir: Path = REPO_ROOT
@@ -108,7 +111,7 @@ def server_env(model: Path, tmp: Path, options: Options, extra: dict[str, str]) 
             "IVR_ENDPOINT_SILENCE_MS": str(options.endpoint_silence_ms),
             # every latency here is the caller's wait less this fixed hold; the adaptive end of turn (which reads
             # the words, and the Korean model's words are no Dutch) is measured by bench/turn_taking.py
-            "IVR_END_OF_TURN": "fixed",
+            "IVR_END_OF_TURN": options.end_of_turn,
             # the bench measures how many calls the engine holds, not the admission limit in front of it
             "IVR_MAX_CALLS": str(max(options.levels, default=1)),
         }
@@ -601,6 +604,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--recognizers", type=int, help="IVR_RECOGNIZERS: the recogniser pool's size")
     parser.add_argument("--beam", type=float, help="IVR_DECODE_BEAM: the recogniser's search beam")
     parser.add_argument("--max-active", type=int, help="IVR_DECODE_MAX_ACTIVE: decoder states kept per frame")
+    parser.add_argument(
+        "--end-of-turn",
+        choices=("fixed", "adaptive"),
+        default="fixed",
+        help="IVR_END_OF_TURN (adaptive: for its CPU cost only; its latency here is not the caller's)",
+    )
     parser.add_argument("--warm", type=int, help="IVR_WARM_RECOGNIZERS: recognisers warmed at start-up")
     parser.add_argument("--no-beyond", action="store_true", help="stop at the first broken level")
     parser.add_argument("--server-dir", type=Path, default=REPO_ROOT, help="checkout the server runs from")
@@ -624,6 +633,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         warm_recognizers=args.warm,
         beam=args.beam,
         max_active=args.max_active,
+        end_of_turn=args.end_of_turn,
         baseline=args.baseline,
         beyond=not args.no_beyond,
         server_dir=args.server_dir.resolve(),

@@ -171,7 +171,7 @@ class Settings(BaseSettings):
         "another instance (their stream is closed cleanly) and this one exits",
     )
     max_calls: int = Field(
-        default=24,
+        default=48,
         ge=1,
         le=10_000,
         description="Calls this server takes at once (what the capacity benchmark held on 2 cores); one more is "
