@@ -181,15 +181,11 @@ class VoskEngine:
             if idle:
                 self.natives_in_use += 1
                 return idle.pop()
-            if grammar is None:
-                full = self.max_natives is not None and self._free_speech_alive >= self.max_natives
-                if full and not force:
-                    self.waits += 1
-                    return None
-                self._free_speech_alive += 1
-            self.natives_in_use += 1
-            self.natives_created += 1
-        return _Native(self._kaldi_recognizer(None if grammar is None else list(grammar)), grammar)
+        native = self._new_native(grammar, force=force)
+        if native is None:
+            with self._pool_lock:
+                self.waits += 1
+        return native
 
     def release(self, native: _Native) -> None:
         """Take back a native whose utterance was finalised (``FinalResult`` called after its last audio)."""
@@ -203,15 +199,17 @@ class VoskEngine:
             elif native.grammar is None:
                 self._free_speech_alive -= 1  # dropped: the last reference goes with ``native``
 
-    def _new_free_speech(self) -> _Native | None:
-        """A brand-new free-speech native, counted in use; None when the pool is full."""
+    def _new_native(self, grammar: tuple[str, ...] | None, *, force: bool = False) -> _Native | None:
+        """A brand-new native, counted in use; None for free speech when the pool is full, unless ``force``."""
         with self._pool_lock:
-            if self.max_natives is not None and self._free_speech_alive >= self.max_natives:
-                return None
-            self._free_speech_alive += 1
+            if grammar is None:
+                full = self.max_natives is not None and self._free_speech_alive >= self.max_natives
+                if full and not force:
+                    return None
+                self._free_speech_alive += 1
             self.natives_in_use += 1
             self.natives_created += 1
-        return _Native(self._kaldi_recognizer(None), None)
+        return _Native(self._kaldi_recognizer(None if grammar is None else list(grammar)), grammar)
 
     def pool_stats(self) -> dict[str, int]:
         with self._pool_lock:
@@ -227,7 +225,7 @@ class VoskEngine:
         are decoded at warm speed; returns the seconds it took. Fewer when the pool is full (never an idle native
         warmed twice). Blocking: run it on a thread; several threads may warm at once."""
         started = time.perf_counter()
-        natives = [n for n in (self._new_free_speech() for _ in range(count)) if n is not None]
+        natives = [n for n in (self._new_native(None) for _ in range(count)) if n is not None]
         for native in natives:
             native.kaldi.AcceptWaveform(pcm)
             native.kaldi.FinalResult()

@@ -10,13 +10,19 @@ import pytest
 from ivr.speech.decode_pool import DecodePool
 
 
+async def _hold_the_only_worker(pool: DecodePool, gate: threading.Event) -> asyncio.Future[bool]:
+    """Occupy the pool's single worker until ``gate`` is set: what is submitted next has to queue."""
+    blocker = asyncio.ensure_future(pool.run(gate.wait))
+    await asyncio.sleep(0.05)
+    return blocker
+
+
 async def test_a_free_worker_takes_urgent_work_before_older_bulk_work() -> None:
     pool = DecodePool(workers=1)
     gate = threading.Event()
     order: list[str] = []
     try:
-        blocker = asyncio.ensure_future(pool.run(gate.wait))
-        await asyncio.sleep(0.05)  # the only worker is now busy
+        blocker = await _hold_the_only_worker(pool, gate)
         bulk = [asyncio.ensure_future(pool.run(order.append, f"chunk {n}")) for n in range(3)]
         await asyncio.sleep(0.01)
         final = asyncio.ensure_future(pool.run(order.append, "final", urgent=True))
@@ -60,8 +66,7 @@ async def test_a_job_whose_caller_stopped_waiting_is_never_run() -> None:
     gate = threading.Event()
     ran: list[str] = []
     try:
-        blocker = asyncio.ensure_future(pool.run(gate.wait))
-        await asyncio.sleep(0.05)
+        blocker = await _hold_the_only_worker(pool, gate)
         dropped = asyncio.ensure_future(pool.run(ran.append, "dropped"))
         await asyncio.sleep(0.01)
         dropped.cancel()
