@@ -569,9 +569,10 @@ def _similarity_evidence(words: tuple[str, ...], model: IntentModel) -> tuple[Fl
 def _keyword_evidence(words: tuple[str, ...], model: IntentModel) -> tuple[FloatArray, FloatArray, list[list[str]]]:
     """Per intent: summed weight of the keywords heard, the part heard exactly, and which they were."""
     # A recogniser often splits a compound ("wacht woord"); joined neighbours are candidates too.
-    pairs = tuple(itertools.pairwise(words)) + _separated_verbs(words, model.particles)
-    candidates = words + tuple(a + b for a, b in pairs)
-    matcher = _Matcher.build(words, pairs, model.stems, model.prefixes)
+    adjacent = tuple(itertools.pairwise(words))
+    separated = _separated_verbs(words, model.particles)
+    candidates = words + tuple(a + b for a, b in adjacent + separated)
+    matcher = _Matcher.build(words, adjacent, separated, model.stems, model.prefixes, model.stopwords)
     scores = np.zeros(len(model.intents), dtype=np.float64)
     exact_scores = np.zeros(len(model.intents), dtype=np.float64)
     reasons: list[list[str]] = [[] for _ in model.intents]
@@ -635,12 +636,21 @@ class _Matcher:
     def build(
         cls,
         words: tuple[str, ...],
-        pairs: tuple[tuple[str, str], ...],
+        adjacent: tuple[tuple[str, str], ...],
+        separated: tuple[tuple[str, str], ...],
         stems: frozenset[str],
         prefixes: tuple[str, ...],
+        stopwords: frozenset[str] = frozenset(),
     ) -> _Matcher:
-        table: dict[str, Mapping[str, float]] = {word: _hits(word, stems, prefixes) for word in set(words)}
-        for first, second in pairs:
+        # A function word is itself or nothing: "gewoon" is not "ge-woon" (address_change's "woon"), "eigenlijk"
+        # holds no keyword, and no one mishears a keyword as "gewoon".
+        table: dict[str, Mapping[str, float]] = {
+            word: _hits(word, stems, prefixes)
+            if word not in stopwords
+            else _hits(word, stems, (), fuzzy=False, inner=False)
+            for word in set(words)
+        }
+        for (first, second), split in [(pair, True) for pair in adjacent] + [(pair, False) for pair in separated]:
             joined = first + second
             if joined in table:
                 continue
@@ -650,7 +660,10 @@ class _Matcher:
             # A near miss counts only when both parts are real compound parts ("opening tijden"): glued to a
             # short word, fuzzy matching finds keywords nobody said ("week and" is not "weekend", "for gods" is
             # not "forgot").
-            fuzzy = min(len(first), len(second)) >= _FUZZY_PART
+            # A particle the grammar moved away from its verb ("zeg het abonnement op") was heard right where it
+            # stands; only a compound the recogniser split may also be misheard ("terug ... bestelling" is no
+            # "terugbetaling").
+            fuzzy = split and min(len(first), len(second)) >= _FUZZY_PART
             # Without inner matches a stem can only start where the join starts (or after a prefix): the first
             # letter rules out almost every stem before any edit distance is computed.
             starts = {joined[0]} | {joined[len(p)] for p in prefixes if joined.startswith(p) and len(joined) > len(p)}
