@@ -427,8 +427,9 @@ def find_word_hits(text: str, lexicon: DistressLexicon) -> tuple[WordHit, ...]:
                 )
     kept: list[WordHit] = []
     # The longest match wins its span: more context is a more specific reading ("bang dat het niet komt" is a
-    # worry, not fear). Among equally long ones the stronger wins.
-    for hit in sorted(candidates, key=lambda h: (-(h.end - h.start), -h.weight, h.start)):
+    # worry, not fear). Over the same span the term that spells out more of it wins ("weet het wachtwoord niet
+    # meer" over "weet het … niet meer" with a word skipped), then the stronger.
+    for hit in sorted(candidates, key=lambda h: (-(h.end - h.start), -len(h.term.split()), -h.weight, h.start)):
         if all(hit.end <= k.start or hit.start >= k.end for k in kept):
             kept.append(hit)
     return tuple(sorted(kept, key=lambda h: h.start))

@@ -206,6 +206,30 @@ def test_phrases_allow_fillers_and_a_word_in_between(lexicons: dict[str, Distres
     assert distress("i just don't uh know what to do", "en", lexicons).level >= THRESHOLD
 
 
+def test_a_phrase_that_spells_out_the_skipped_word_wins_over_the_looser_one(
+    lexicons: dict[str, DistressLexicon],
+) -> None:
+    # "weet het … niet meer" (despair) matches with "wachtwoord" skipped; the caller only forgot a password.
+    assert distress("ik weet het wachtwoord niet meer", "nl", lexicons).level < 0.2
+    assert distress("ik weet het echt niet meer", "nl", lexicons).level >= THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("jullie luisteren gewoon niet", "nl"),
+        ("wat een bende is het hier", "nl"),
+        ("you people never listen", "en"),
+        ("i keep getting passed from pillar to post", "en"),
+    ],
+)
+def test_not_being_heard_or_sent_around_is_a_sign_of_frustration(
+    lexicons: dict[str, DistressLexicon], text: str, lang: Language
+) -> None:
+    hits = find_word_hits(text, lexicons[lang])
+    assert any(hit.category == "fed_up" for hit in hits), hits
+
+
 def test_two_word_phrases_must_be_adjacent(lexicons: dict[str, DistressLexicon]) -> None:
     assert distress("i am fed up", "en", lexicons).level >= THRESHOLD
     assert distress("i fed the cat and gave up", "en", lexicons).level == 0.0

@@ -7,6 +7,7 @@ elsewhere, so the target here is generalisation, not a perfect score on these li
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 from pathlib import Path
@@ -342,6 +343,46 @@ def test_separable_verb_split_by_the_caller_is_joined_again(models: dict[str, In
     result = classify_intent("ik zeg het contract met ingang van maart op", models["nl"])
     assert result.label == "cancel_subscription"
     assert any("opzeg" in reason for reason in result.reasons)
+
+
+def test_a_function_word_is_not_read_as_a_prefixed_keyword(models: dict[str, IntentModel]) -> None:
+    # "gewoon" is a stopword, not ge-"woon" (address_change's keyword).
+    result = classify_intent("jullie luisteren gewoon niet", models["nl"])
+    assert not any("woon" in reason for reason in result.reasons)
+
+
+def test_a_particle_far_from_its_verb_is_not_a_misheard_keyword(models: dict[str, IntentModel]) -> None:
+    # "terug" … "bestelling" joined is close to "terugbetaling", but the caller said neither.
+    result = classify_intent("ik heb de bestelling gisteren teruggestuurd krijg ik bericht terug", models["nl"])
+    assert not any("terugbestelling" in reason for reason in result.reasons)
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "intent"),
+    [
+        ("ik ben twee keer afgeschreven voor mijn bestelling", "nl", "payment_failed"),
+        ("you charged me twice for one order", "en", "payment_failed"),
+        ("mijn rekening is geblokkeerd", "nl", "fraud"),
+        ("i keep getting codes i never asked for", "en", "fraud"),
+    ],
+)
+def test_double_charges_and_blocked_accounts_follow_the_product_owners_ruling(
+    models: dict[str, IntentModel], text: str, lang: str, intent: str
+) -> None:
+    assert classify_intent(text, models[lang]).label == intent
+
+
+def test_unsure_between_two_topics_that_both_need_a_person_keeps_the_better_guess(
+    models: dict[str, IntentModel],
+) -> None:
+    # With a threshold no answer reaches, only guesses whose runner-up also needs a person stand.
+    strict = dataclasses.replace(
+        models["en"], calibration=dataclasses.replace(models["en"].calibration, threshold=0.99)
+    )
+    result = classify_intent("theres a direct debit on my account i never set up", strict)
+    assert result.label in ("fraud", "payment_failed")
+    assert any("also needs a person" in reason for reason in result.reasons)
+    assert classify_intent("when does the parcel come", strict).label == "unknown"
 
 
 def test_nobody_is_not_heard_as_somebody(models: dict[str, IntentModel]) -> None:
