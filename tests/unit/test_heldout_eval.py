@@ -27,8 +27,11 @@ FLOORS = {
     # measured 2026-11-23: intent 93.3 % (nl 93.1, en 93.6), transfer 94.6 %, recall 93.8 %, false alarms 7.8 %
     # (before the learned models: 81.2 %, 87.1 %, 64.6 %, 2.6 %)
     "heldout2.yaml": (0.91, 0.92, 0.90, 0.09),
+    # written 2026-11-27 from a grid of callers × situations and frozen before the changes it measures; measured
+    # at the commit that froze it: intent 96.8 %, transfer 100 %, recall 92.9 %, false alarms 5.1 %
+    "heldout4.yaml": (0.93, 0.96, 0.85, 0.08),
 }
-HELD_OUT = ("heldout.yaml", "heldout2.yaml")
+HELD_OUT = ("heldout.yaml", "heldout2.yaml", "heldout4.yaml")
 # heldout2.yaml was written blind; these two very common requests happen to equal examples that were in
 # grammars/en/intents.yaml before the set was written, so they are coincidence, not copying.
 COINCIDENCES = {"can i speak to a real person please", "operator"}
