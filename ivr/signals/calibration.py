@@ -35,6 +35,9 @@ FILE_NAME = "calibration.yaml"
 MARGIN_CAP = 0.3
 #: what answering ``unknown`` to a caller whose topic we could have named costs, against 1 for naming a wrong topic
 UNSURE_COST = 0.5
+#: what naming the wrong one of two topics that both need a person costs: the caller still reaches a person, who
+#: passes them on; cheaper than being asked to say it again
+PERSON_SLIP_COST = 0.25
 
 
 class _Coefficients(BaseModel):
@@ -55,6 +58,9 @@ class _File(BaseModel):
     folds: int = Field(ge=2)
     coefficients: _Coefficients
     threshold: float = Field(ge=0.0, le=1.0)
+    #: below the threshold, the confidence from which a guess stands when it and the runner-up both need a person
+    #: (absent in older files: the threshold itself, so such guesses never stand)
+    person_floor: float | None = Field(default=None, ge=0.0, le=1.0)
     cross_validated_accuracy: float = Field(ge=0.0, le=1.0)
 
 
@@ -73,6 +79,8 @@ class Calibration:
     preferred: float
     threshold: float
     cross_validated_accuracy: float
+    #: below ``threshold``, the confidence from which a guess stands when the runner-up also needs a person
+    person_floor: float = 1.0
 
     def probability(self, scored: IntentScores) -> float:
         z = self.intercept + self.evidence * scored.evidence + self.margin * min(scored.margin, MARGIN_CAP)
@@ -92,6 +100,7 @@ class Calibration:
                 "preferred": round(self.preferred, 6),
             },
             "threshold": round(self.threshold, 3),
+            "person_floor": round(self.person_floor, 3),
             "cross_validated_accuracy": round(self.cross_validated_accuracy, 4),
         }
         header = (
@@ -135,6 +144,7 @@ def load_calibration(grammars_dir: Path, language: str, encoder: str) -> Calibra
         preferred=c.preferred,
         threshold=parsed.threshold,
         cross_validated_accuracy=parsed.cross_validated_accuracy,
+        person_floor=parsed.threshold if parsed.person_floor is None else parsed.person_floor,
     )
 
 
@@ -146,12 +156,21 @@ class OutOfFold:
     #: the best guess, and the evidence behind it (None when the answer needed no weighing, e.g. only fillers)
     guess: str
     scores: IntentScores | None
+    #: the second-best intent (empty when there was nothing to weigh)
+    runner_up: str = ""
 
 
 def fit_calibration(
-    outcomes: Sequence[OutOfFold], *, unknown: str, encoder: str, digest: str, folds: int
+    outcomes: Sequence[OutOfFold],
+    *,
+    unknown: str,
+    encoder: str,
+    digest: str,
+    folds: int,
+    person: frozenset[str] = frozenset(),
 ) -> Calibration:
-    """Fit the curve on out-of-fold answers and choose the threshold at which they are right most often."""
+    """Fit the curve on out-of-fold answers, choose the threshold at which they cost least, and below it the floor
+    from which a guess between two topics that both need a person (``person``: their labels) stands."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
@@ -200,4 +219,25 @@ def fit_calibration(
     grid = [round(0.05 * i, 2) for i in range(1, 19)]
     threshold = min(grid, key=lambda t: (cost(t), t))
     accuracy = sum(a == o.gold for o, a in zip(outcomes, answers(threshold), strict=True)) / len(outcomes)
-    return replace(curve, threshold=threshold, cross_validated_accuracy=accuracy)
+
+    # Unsure between two topics that both need a person: asking again costs UNSURE_COST, the better guess costs
+    # nothing when right, PERSON_SLIP_COST when the caller meant another person topic, and 1 otherwise.
+    torn = [
+        (curve.probability(o.scores), o)
+        for o in outcomes
+        if o.scores is not None and o.guess in person and o.runner_up in person and o.runner_up != o.guess
+    ]
+    torn = [(p, o) for p, o in torn if p < threshold]
+
+    def floor_cost(floor: float) -> float:
+        total = 0.0
+        for p, o in torn:
+            if p < floor:
+                total += UNSURE_COST
+            elif o.guess != o.gold:
+                total += PERSON_SLIP_COST if o.gold in person else 1.0
+        return total
+
+    floors = [f for f in grid if f < threshold] + [threshold]
+    person_floor = min(floors, key=lambda f: (floor_cost(f), -f))
+    return replace(curve, threshold=threshold, cross_validated_accuracy=accuracy, person_floor=person_floor)

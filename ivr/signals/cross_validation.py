@@ -53,17 +53,20 @@ def out_of_fold(grammars_dir: Path, language: str, encoder: CachingEncoder | Non
             if isinstance(scored, IntentResult):
                 outcomes.append(OutOfFold(sentence.intent, scored.label, None))
             else:
-                outcomes.append(OutOfFold(sentence.intent, model.intents[scored.best].label, scored))
+                best, runner_up = model.intents[scored.best].label, model.intents[scored.runner_up].label
+                outcomes.append(OutOfFold(sentence.intent, best, scored, runner_up))
     return outcomes
 
 
 def calibrate(grammars_dir: Path, language: str, encoder: CachingEncoder | None) -> Calibration:
     """Cross-validate over the language's training sentences and fit the calibration (not written anywhere)."""
     outcomes = out_of_fold(grammars_dir, language, encoder)
+    model = load_intent_model(grammars_dir, language, encoder, calibrated=False)
     return fit_calibration(
         outcomes,
         unknown=UNKNOWN,
         encoder=encoder_name(encoder),
         digest=grammar_digest(grammars_dir, language),
         folds=FOLDS,
+        person=frozenset(model.labels_with("person")),
     )

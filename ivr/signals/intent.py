@@ -95,9 +95,6 @@ _COVERAGE_FLOOR = 0.2  # what a guess is worth when nothing else the caller said
 _DOMAIN_STEM = 4  # shortest shared beginning that makes two words one (inflection, compound)
 _PRECEDENCE_EVIDENCE = 3.5  # keyword weight that lets a precedence intent win outright
 _CONFIDENCE_GAIN = 1.6
-#: below the unknown threshold, the calibrated confidence from which a guess stands when it and the runner-up both
-#: need a person
-_BOTH_FOR_A_PERSON = 0.3
 _MARGIN_SCALE = 0.15
 
 
@@ -403,16 +400,18 @@ def classify_intent(text: str, model: IntentModel) -> IntentResult:
     if model.calibration is not None:
         confidence = model.calibration.probability(scored)
         threshold = model.calibration.threshold
+        person_floor = model.calibration.person_floor
     else:
         confidence = _heuristic_confidence(scored)
-        threshold = model.threshold
+        threshold = person_floor = model.threshold
     if spec.label == UNKNOWN:
         return IntentResult(UNKNOWN, round(confidence, 3), (*reasons, "closest to examples of out-of-scope requests"))
     runner_up = model.intents[scored.runner_up]
     # Unsure between two topics that both need a person ("a direct debit I never set up": fraud or a failed
-    # payment): asking the caller to rephrase would only decide which person, so the better guess stands.
+    # payment): asking the caller to rephrase would mostly decide which person, so from a floor chosen by
+    # cross-validation (ivr grammars calibrate) the better guess stands.
     for_a_person = spec.handling == "person" and runner_up.handling == "person" and scored.runner_up != scored.best
-    if confidence < threshold and not (for_a_person and confidence >= _BOTH_FOR_A_PERSON):
+    if confidence < threshold and not (for_a_person and confidence >= person_floor):
         guess = f"best guess '{spec.label}' at {confidence:.2f} is below the threshold {threshold:.2f}"
         return IntentResult(UNKNOWN, round(1.0 - confidence, 3), (guess, *reasons))
     if confidence < threshold:
