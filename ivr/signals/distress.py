@@ -120,10 +120,19 @@ class _CategorySpec(BaseModel):
     terms: list[str | _TermSpec] = Field(min_length=1)
 
 
+class _DampenSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(min_length=1)
+    category: str = Field(min_length=1)
+    factor: float = Field(ge=0.0, le=1.0)
+    terms: list[str] = Field(min_length=1)
+
+
 class _LexiconFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     language: Language
     categories: dict[str, _CategorySpec] = Field(min_length=1)
+    dampen: list[_DampenSpec] = Field(default_factory=list)
     negators: list[str] = Field(default_factory=list)
     intensifiers: list[str] = Field(default_factory=list)
     fillers: list[str] = Field(default_factory=list)
@@ -166,6 +175,16 @@ class LexiconCategory:
 
 
 @dataclass(frozen=True, slots=True)
+class Dampener:
+    """Context that makes one category's words mean less: a notary's call about a death is paperwork, not grief."""
+
+    label: str
+    category: str
+    factor: float
+    terms: tuple[LexiconTerm, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class DistressLexicon:
     """A language's distress vocabulary, compiled for matching."""
 
@@ -176,6 +195,7 @@ class DistressLexicon:
     fillers: frozenset[str]
     clause_breaks: frozenset[str]
     not_fuzzy: frozenset[str]
+    dampeners: tuple[Dampener, ...] = ()
     #: calm/upset model learned from ``training.yaml`` (None without labelled sentences)
     learned: LearnedModel | None = None
     #: function words (the intents' stopwords), never named as what made a caller sound upset
@@ -217,6 +237,13 @@ def parse_distress_lexicon(text: str, source_name: str) -> DistressLexicon:
             )
             for name, cat in spec.categories.items()
         )
+        names = {category.name for category in categories}
+        for index, d in enumerate(spec.dampen):
+            if d.category not in names:
+                raise ValueError(f"dampen[{index}]: no category {d.category!r} (there are {', '.join(sorted(names))})")
+        dampeners = tuple(
+            Dampener(d.label, d.category, d.factor, tuple(_compile_term(t, 1.0) for t in d.terms)) for d in spec.dampen
+        )
     except yaml.YAMLError as exc:
         raise GrammarError(f"{source_name}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
@@ -231,6 +258,7 @@ def parse_distress_lexicon(text: str, source_name: str) -> DistressLexicon:
         fillers=_words(spec.fillers),
         clause_breaks=_words(spec.clause_breaks),
         not_fuzzy=_words(spec.not_fuzzy),
+        dampeners=dampeners,
     )
 
 
@@ -279,6 +307,8 @@ class WordHit:
     fuzzy: bool = False
     negated: bool = False
     intensified: bool = False
+    #: what made it count for less, if anything (a dampener's label: "paperwork around a death")
+    dampened: str = ""
 
     def describe(self) -> str:
         text = f"'{self.heard}'"
@@ -288,6 +318,8 @@ class WordHit:
             text += " (negated)"
         elif self.intensified:
             text += " (intensified)"
+        if self.dampened:
+            text += f" ({self.dampened})"
         return text
 
 
@@ -425,6 +457,15 @@ def find_word_hits(text: str, lexicon: DistressLexicon) -> tuple[WordHit, ...]:
                         intensified=intensified,
                     )
                 )
+    # A category's words count for less in a context that explains them ("de notaris … overleden").
+    for dampener in lexicon.dampeners:
+        if any(_match_at(t, tokens, i, lexicon) for t in dampener.terms for i in range(len(tokens))):
+            candidates = [
+                replace(hit, weight=round(hit.weight * dampener.factor, 3), dampened=dampener.label)
+                if hit.category == dampener.category
+                else hit
+                for hit in candidates
+            ]
     kept: list[WordHit] = []
     # The longest match wins its span: more context is a more specific reading ("bang dat het niet komt" is a
     # worry, not fear). Over the same span the term that spells out more of it wins ("weet het wachtwoord niet

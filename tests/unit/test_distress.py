@@ -117,6 +117,15 @@ def test_invalid_lexicon_names_the_file_and_the_problem() -> None:
         parse_distress_lexicon(text, "grammars/nl/distress.yaml")
 
 
+def test_a_dampener_for_a_category_the_lexicon_lacks_is_refused() -> None:
+    text = (
+        "language: nl\ncategories:\n  grief:\n    label: grief words\n    weight: 0.7\n    terms: [overleden]\n"
+        "dampen:\n  - {label: paperwork, category: grif, factor: 0.5, terms: [notaris]}\n"
+    )
+    with pytest.raises(GrammarError, match=r"nl/distress.yaml: dampen\[0\]: no category 'grif'"):
+        parse_distress_lexicon(text, "grammars/nl/distress.yaml")
+
+
 def test_lexicon_under_the_wrong_language_folder_is_refused(tmp_path: Path) -> None:
     (tmp_path / "en").mkdir()
     (tmp_path / "en" / "distress.yaml").write_text((GRAMMARS / "nl" / "distress.yaml").read_text())
@@ -204,6 +213,26 @@ def test_intensifiers_strengthen_the_word(
 def test_phrases_allow_fillers_and_a_word_in_between(lexicons: dict[str, DistressLexicon]) -> None:
     assert distress("ik weet eh echt niet meer wat ik moet doen", "nl", lexicons).level >= THRESHOLD
     assert distress("i just don't uh know what to do", "en", lexicons).level >= THRESHOLD
+
+
+@pytest.mark.parametrize(
+    ("grieving", "paperwork", "lang"),
+    [
+        (
+            "mijn vader is vorige week overleden",
+            "ik bel namens het notariskantoor over een klant die overleden is",
+            "nl",
+        ),
+        ("my husband died on sunday", "im the executor for a client who died", "en"),
+    ],
+)
+def test_paperwork_around_a_death_is_not_grief(
+    lexicons: dict[str, DistressLexicon], grieving: str, paperwork: str, lang: Language
+) -> None:
+    assert distress(grieving, lang, lexicons).level >= THRESHOLD
+    calm = distress(paperwork, lang, lexicons)
+    assert calm.level < THRESHOLD
+    assert any("paperwork around a death" in reason for reason in calm.reasons)
 
 
 def test_a_phrase_that_spells_out_the_skipped_word_wins_over_the_looser_one(
