@@ -169,6 +169,8 @@ class IntentModel:
     training: tuple[TrainingSentence, ...] = ()
     #: the sentence encoder the learned model reads vectors from (None: words only)
     encoder: CachingEncoder | None = field(default=None, repr=False)
+    #: words that begin like a keyword but are other words ("personal" is no "person"): matched only as themselves
+    distinct: frozenset[str] = frozenset()
     #: calibrated confidence and ``unknown`` threshold (``calibration.yaml``); None: the hand-shaped curve and the
     #: threshold in intents.yaml
     calibration: Calibration | None = None
@@ -231,6 +233,7 @@ class _IntentsFile(BaseModel):
     stopwords: list[str] = Field(default_factory=list)
     prefixes: list[str] = Field(default_factory=list)
     particles: list[str] = Field(default_factory=list)
+    distinct: list[str] = Field(default_factory=list)
     intents: dict[str, _IntentFile]
 
     @model_validator(mode="after")
@@ -363,6 +366,7 @@ def load_intent_model(
         _learned=learned,
         training=training,
         encoder=encoder,
+        distinct=frozenset(word for d in parsed.distinct for word in tokenize(d)),
         calibration=load_calibration(grammars_dir, language, encoder_name(encoder)) if calibrated else None,
     )
 
@@ -580,7 +584,7 @@ def _keyword_evidence(words: tuple[str, ...], model: IntentModel) -> tuple[Float
     adjacent = tuple(itertools.pairwise(words))
     separated = _separated_verbs(words, model.particles)
     candidates = words + tuple(a + b for a, b in adjacent + separated)
-    matcher = _Matcher.build(words, adjacent, separated, model.stems, model.prefixes, model.stopwords)
+    matcher = _Matcher.build(words, adjacent, separated, model.stems, model.prefixes, model.stopwords, model.distinct)
     scores = np.zeros(len(model.intents), dtype=np.float64)
     exact_scores = np.zeros(len(model.intents), dtype=np.float64)
     reasons: list[list[str]] = [[] for _ in model.intents]
@@ -649,15 +653,18 @@ class _Matcher:
         stems: frozenset[str],
         prefixes: tuple[str, ...],
         stopwords: frozenset[str] = frozenset(),
+        distinct: frozenset[str] = frozenset(),
     ) -> _Matcher:
         # A function word is itself or nothing: "gewoon" is not "ge-woon" (address_change's "woon"), "eigenlijk"
-        # holds no keyword, and no one mishears a keyword as "gewoon".
-        table: dict[str, Mapping[str, float]] = {
-            word: _hits(word, stems, prefixes)
-            if word not in stopwords
-            else _hits(word, stems, (), fuzzy=False, inner=False)
-            for word in set(words)
-        }
+        # holds no keyword, and no one mishears a keyword as "gewoon". A distinct word is only itself.
+        def heard_as(word: str) -> Mapping[str, float]:
+            if word in distinct:
+                return {word: 1.0} if word in stems else {}
+            if word in stopwords:
+                return _hits(word, stems, (), fuzzy=False, inner=False)
+            return _hits(word, stems, prefixes)
+
+        table: dict[str, Mapping[str, float]] = {word: heard_as(word) for word in set(words)}
         for (first, second), split in [(pair, True) for pair in adjacent] + [(pair, False) for pair in separated]:
             joined = first + second
             if joined in table:

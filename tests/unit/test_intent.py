@@ -351,6 +351,14 @@ def test_a_function_word_is_not_read_as_a_prefixed_keyword(models: dict[str, Int
     assert not any("woon" in reason for reason in result.reasons)
 
 
+def test_a_distinct_word_that_begins_like_a_keyword_is_only_itself(models: dict[str, IntentModel]) -> None:
+    # "personal" begins with agent_request's "person"; intents.yaml lists it under distinct.
+    result = classify_intent("can i put my personal email on the account instead", models["en"])
+    assert result.label != "agent_request"
+    assert not any("person" in reason for reason in result.reasons if reason.startswith("keyword"))
+    assert classify_intent("i want to talk to a person", models["en"]).label == "agent_request"
+
+
 def test_a_particle_far_from_its_verb_is_not_a_misheard_keyword(models: dict[str, IntentModel]) -> None:
     # "terug" … "bestelling" joined is close to "terugbetaling", but the caller said neither.
     result = classify_intent("ik heb de bestelling gisteren teruggestuurd krijg ik bericht terug", models["nl"])
