@@ -194,6 +194,11 @@ def _on_keys(ctx: DialogContext, state: DialogState, keys: str) -> Turn:
 def _on_speech(ctx: DialogContext, state: DialogState, transcript: Transcript) -> Turn:
     text = transcript.text
     if ctx.flow.phrases.mentions_agent(text):
+        # "Uw medewerker was onvriendelijk" names a person but is a complaint: a topic that goes to a person
+        # anyway keeps its name, so the colleague hears what it is about. Anything else goes to a person as asked.
+        topic = classify_intent(text, ctx.flow.intents) if tokenize(text) else None
+        if topic is not None and not topic.is_unknown and ctx.flow.handling(topic.label) == "person":
+            return _route(ctx, state, topic, text)
         heard = IntentResult(AGENT_REQUEST, 1.0, ("asked for a person in so many words",))
         return _transfer(ctx, state, "transfer_caller_request", "caller_request", state.last_intent or "", heard)
     if not tokenize(text):

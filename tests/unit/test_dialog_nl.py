@@ -353,6 +353,15 @@ def test_asking_for_a_person_in_other_words_is_understood(ctx: DialogContext) ->
     assert reason is not None and reason.reason == "caller_request"
 
 
+def test_a_complaint_about_a_colleague_is_a_complaint_and_still_reaches_a_person(ctx: DialogContext) -> None:
+    # "medewerker" always reaches a person; when what the caller says is a topic for a person, it keeps its name.
+    (turn,) = call(ctx, said("uw medewerker was heel onbeschoft tegen mij"))
+    assert transfer(turn) == Transfer("needs_person", detail="complaint")
+    (turn,) = call(ctx, said("medewerker mijn wachtwoord werkt niet"))
+    reason = transfer(turn)
+    assert reason is not None and reason.reason == "caller_request"
+
+
 # ── topics that need a person ─────────────────────────────────────────────────────────────────────────────
 @pytest.mark.parametrize(
     ("words", "label", "topic"),
