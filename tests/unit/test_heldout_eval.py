@@ -27,6 +27,10 @@ FLOORS = {
     # measured 2026-11-23: intent 93.3 % (nl 93.1, en 93.6), transfer 94.6 %, recall 93.8 %, false alarms 7.8 %
     # (before the learned models: 81.2 %, 87.1 %, 64.6 %, 2.6 %)
     "heldout2.yaml": (0.91, 0.92, 0.90, 0.09),
+    # paraphrased from public consumer material and frozen before the changes it measures (its misses were looked
+    # at since, so it is no longer clean); measured 2026-11-27: intent 92.6 %, transfer 96.7 %, recall 72.9 %,
+    # false alarms 5.4 % (words only: 73.0 %, 82.0 %, 47.9 %, 8.1 %)
+    "heldout3.yaml": (0.91, 0.95, 0.70, 0.07),
     # written 2026-11-27 from a grid of callers × situations and frozen before the changes it measures; measured
     # at the commit that froze it: intent 96.8 %, transfer 100 %, recall 92.9 %, false alarms 5.1 %
     "heldout4.yaml": (0.93, 0.96, 0.85, 0.08),
