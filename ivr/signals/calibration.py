@@ -8,8 +8,8 @@ precedence) to "the best guess was right". The ``unknown`` threshold is the one 
 cost least, a wrong topic counting twice as much as an ``unknown`` that makes the caller say it once more. Nothing
 here ever looks at an evaluation set.
 
-The result lives in ``grammars/<lang>/calibration.yaml`` with a digest of what it was fitted on, so a test (and
-``ivr grammars check``) notices when the grammars changed and the calibration was not redone.
+The result lives in ``grammars/<lang>/calibration.yaml`` with a digest of what it was fitted on, so a test
+(``tests/unit/test_sentence_encoder.py``) notices when the grammars changed and the calibration was not redone.
 """
 
 from __future__ import annotations
