@@ -34,7 +34,10 @@ def folds_of(training: tuple[TrainingSentence, ...], folds: int = FOLDS) -> list
     return out
 
 
-def out_of_fold(grammars_dir: Path, language: str, encoder: CachingEncoder | None) -> list[OutOfFold]:
+def out_of_fold(
+    grammars_dir: Path, language: str, encoder: CachingEncoder | None
+) -> tuple[list[OutOfFold], frozenset[str]]:
+    """Every training sentence scored by a model trained on the other folds, and the intents a person handles."""
     full = load_intent_model(grammars_dir, language, encoder, calibrated=False)
     training = full.training
     outcomes: list[OutOfFold] = []
@@ -55,18 +58,17 @@ def out_of_fold(grammars_dir: Path, language: str, encoder: CachingEncoder | Non
             else:
                 best, runner_up = model.intents[scored.best].label, model.intents[scored.runner_up].label
                 outcomes.append(OutOfFold(sentence.intent, best, scored, runner_up))
-    return outcomes
+    return outcomes, frozenset(full.labels_with("person"))
 
 
 def calibrate(grammars_dir: Path, language: str, encoder: CachingEncoder | None) -> Calibration:
     """Cross-validate over the language's training sentences and fit the calibration (not written anywhere)."""
-    outcomes = out_of_fold(grammars_dir, language, encoder)
-    model = load_intent_model(grammars_dir, language, encoder, calibrated=False)
+    outcomes, person = out_of_fold(grammars_dir, language, encoder)
     return fit_calibration(
         outcomes,
         unknown=UNKNOWN,
         encoder=encoder_name(encoder),
         digest=grammar_digest(grammars_dir, language),
         folds=FOLDS,
-        person=frozenset(model.labels_with("person")),
+        person=person,
     )
