@@ -15,33 +15,40 @@ from ivr.signals.training import TrainingSentence
 FOLDS = 5
 #: the split is random but fixed, so the same grammars always give the same calibration
 SEED = 20261126
+#: how many different splits are pooled. One split's luck moved the chosen threshold by up to 0.15 when two
+#: sentences were added (nl: 0.55 → 0.70, cross-validated accuracy 88.1 → 86.3%); three pooled splits are steadier.
+REPEATS = 3
 
 
-def folds_of(training: tuple[TrainingSentence, ...], folds: int = FOLDS) -> list[list[int]]:
-    """Indices of each fold, stratified by intent (every fold sees every intent in the same proportion)."""
+def folds_of(training: tuple[TrainingSentence, ...], folds: int = FOLDS, seed: int = SEED) -> list[list[int]]:
+    """Indices of each fold, stratified by intent (every fold sees every intent in the same proportion).
+
+    Each intent is shuffled and dealt on its own, from its own seed and starting fold: a sentence added to one intent
+    leaves every other intent's split as it was.
+    """
     by_intent: dict[str, list[int]] = defaultdict(list)
     for index, sentence in enumerate(training):
         by_intent[sentence.intent].append(index)
-    shuffle = random.Random(SEED)
     out: list[list[int]] = [[] for _ in range(folds)]
-    position = 0
-    for intent in sorted(by_intent):
-        indices = by_intent[intent]
+    for intent, indices in sorted(by_intent.items()):
+        shuffle = random.Random(f"{seed}:{intent}")
         shuffle.shuffle(indices)
-        for index in indices:
-            out[position % folds].append(index)
-            position += 1
+        start = shuffle.randrange(folds)
+        for position, index in enumerate(indices):
+            out[(start + position) % folds].append(index)
     return out
 
 
 def out_of_fold(
     grammars_dir: Path, language: str, encoder: CachingEncoder | None
 ) -> tuple[list[OutOfFold], frozenset[str]]:
-    """Every training sentence scored by a model trained on the other folds, and the intents a person handles."""
+    """Every training sentence scored by a model trained on the other folds (once per split, ``REPEATS`` splits),
+    and the intents a person handles."""
     full = load_intent_model(grammars_dir, language, encoder, calibrated=False)
     training = full.training
     outcomes: list[OutOfFold] = []
-    for held_out in folds_of(training):
+    splits = [held_out for repeat in range(REPEATS) for held_out in folds_of(training, seed=SEED + repeat)]
+    for held_out in splits:
         hidden = set(held_out)
         model = load_intent_model(
             grammars_dir,

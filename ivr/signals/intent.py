@@ -122,6 +122,9 @@ class Keyword:
     text: str
     stems: tuple[str, ...]
     weight: float
+    #: words a phrase may have between its parts; 0 for an unbroken phrase ("my late" husband, not "my parcel is
+    #: late")
+    gap: int = _PHRASE_GAP
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +237,7 @@ class _IntentsFile(BaseModel):
     prefixes: list[str] = Field(default_factory=list)
     particles: list[str] = Field(default_factory=list)
     distinct: list[str] = Field(default_factory=list)
+    unbroken: list[str] = Field(default_factory=list)
     intents: dict[str, _IntentFile]
 
     @model_validator(mode="after")
@@ -251,6 +255,10 @@ class _IntentsFile(BaseModel):
                 raise ValueError(
                     f"intent {label!r}: handling {spec.handling!r} is reserved for {UNKNOWN}/{AGENT_REQUEST}"
                 )
+        phrases = {word for spec in self.intents.values() for word in spec.keywords}
+        for phrase in self.unbroken:
+            if phrase not in phrases or len(phrase.split()) < 2:
+                raise ValueError(f"unbroken: {phrase!r} is no keyword phrase of any intent")
         return self
 
 
@@ -289,7 +297,12 @@ def load_intent_model(
             handling=spec.handling,
             topic=spec.topic.strip(),
             keywords=tuple(
-                Keyword(text=word, stems=expand_aliases(tokenize(word), aliases), weight=weight)
+                Keyword(
+                    text=word,
+                    stems=expand_aliases(tokenize(word), aliases),
+                    weight=weight,
+                    gap=0 if word in parsed.unbroken else _PHRASE_GAP,
+                )
                 for word, weight in spec.keywords.items()
             ),
             examples=tuple(spec.examples),
@@ -619,7 +632,7 @@ def _heard(
     """How well a keyword (one stem, or a phrase of stems in order) was heard, and as what."""
     if len(keyword.stems) == 1:
         return matcher.best_word(keyword.stems[0], candidates)
-    return matcher.phrase(keyword.stems, words)
+    return matcher.phrase(keyword.stems, words, keyword.gap)
 
 
 def _separated_verbs(words: tuple[str, ...], particles: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -699,15 +712,15 @@ class _Matcher:
                     break
         return best, heard
 
-    def phrase(self, stems: tuple[str, ...], words: tuple[str, ...]) -> tuple[float, str]:
-        """Match the stems in order, allowing a few words in between; the weakest part sets the quality."""
+    def phrase(self, stems: tuple[str, ...], words: tuple[str, ...], gap: int = _PHRASE_GAP) -> tuple[float, str]:
+        """Match the stems in order, allowing ``gap`` words in between; the weakest part sets the quality."""
         for start, word in enumerate(words):
             first = self.word(stems[0], word)
             if first == 0:
                 continue
             quality, position, heard = first, start, [word]
             for stem in stems[1:]:
-                window = words[position + 1 : position + 2 + _PHRASE_GAP]
+                window = words[position + 1 : position + 2 + gap]
                 matches = [(q, offset) for offset, w in enumerate(window) if (q := self.word(stem, w)) > 0]
                 if not matches:
                     break

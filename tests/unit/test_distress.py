@@ -271,6 +271,10 @@ def test_two_word_phrases_must_be_adjacent(lexicons: dict[str, DistressLexicon])
         ("ik heb nou al vijf keer gebeld", "nl"),
         ("i've said this three times", "en"),
         ("i already told you", "en"),
+        ("het is de vierde keer dat ik bel", "nl"),
+        ("ik bel al de hele week", "nl"),
+        ("it's the third time i've rung today", "en"),
+        ("i rang yesterday and the day before", "en"),
     ],
 )
 def test_saying_it_was_said_before_is_a_sign_of_frustration(

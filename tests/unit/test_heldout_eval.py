@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.config import REPO_ROOT, Settings
+from ivr.config import REPO_ROOT, Language, Settings
 from ivr.evaluation import EvalReport, Understander, load_eval_items, run_eval
 from ivr.signals.text import fold
 
@@ -94,6 +94,23 @@ def test_a_caller_who_needs_help_but_names_no_topic_goes_to_a_person_by_a_visibl
     assert tense is not None and tense.rule == "hulp-zonder-onderwerp"
     calm = evaluate(rules, turn(intent="unknown", distress=Distress(0.2)))
     assert calm is None, "a calm caller without a topic is asked what they need, not transferred"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("het is de vierde keer dat ik bel", "nl"),
+        ("ik heb gisteren ook al gebeld en eergisteren ook", "nl"),
+        ("ik bel al de hele week", "nl"),
+        ("i rang yesterday and the day before", "en"),
+        ("this is my fifth call about this", "en"),
+    ],
+)
+def test_a_caller_who_says_it_is_the_nth_call_is_not_asked_to_rephrase(
+    understander: Understander, text: str, lang: Language
+) -> None:
+    result = understander.classify(text, lang)
+    assert result.action == "transfer", result
 
 
 def test_ivr_eval_prints_several_sets_side_by_side() -> None:

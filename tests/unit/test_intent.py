@@ -359,6 +359,36 @@ def test_a_distinct_word_that_begins_like_a_keyword_is_only_itself(models: dict[
     assert classify_intent("i want to talk to a person", models["en"]).label == "agent_request"
 
 
+def test_an_unbroken_phrase_matches_only_word_for_word(models: dict[str, IntentModel]) -> None:
+    # "my late" (husband) is bereavement's; "my parcel is late" holds both words with two in between.
+    late_parcel = classify_intent("my parcel is late again when will it come", models["en"])
+    assert late_parcel.label == "order_status"
+    assert not any("my late" in reason for reason in late_parcel.reasons)
+    assert classify_intent("my late husband had an account with you", models["en"]).label == "bereavement"
+
+
+def test_unbroken_names_only_keyword_phrases(grammars_copy: Path) -> None:
+    rewrite_intents(grammars_copy, {"unbroken": ["mijn pakketje"]})
+    with pytest.raises(GrammarError, match="unbroken: 'mijn pakketje' is no keyword phrase"):
+        load_intent_model(grammars_copy, "nl")
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("the mug i ordered came in pieces", "en"),
+        ("there are parts missing from the package", "en"),
+        ("er ontbreken onderdelen in het pakket", "nl"),
+        ("het bord kwam aan in duizend stukjes", "nl"),
+    ],
+)
+def test_a_product_that_arrived_broken_or_incomplete_is_a_complaint(
+    models: dict[str, IntentModel], text: str, lang: str
+) -> None:
+    # What was wrong on arrival, told without a complaint word, must not read as a parcel question.
+    assert classify_intent(text, models[lang]).label == "complaint"
+
+
 def test_a_particle_far_from_its_verb_is_not_a_misheard_keyword(models: dict[str, IntentModel]) -> None:
     # "terug" … "bestelling" joined is close to "terugbetaling", but the caller said neither.
     result = classify_intent("ik heb de bestelling gisteren teruggestuurd krijg ik bericht terug", models["nl"])
