@@ -250,6 +250,8 @@ def test_a_phrase_that_spells_out_the_skipped_word_wins_over_the_looser_one(
         ("wat een bende is het hier", "nl"),
         ("you people never listen", "en"),
         ("i keep getting passed from pillar to post", "en"),
+        ("stomme computer", "nl"),
+        ("this stupid machine doesnt understand a word", "en"),
     ],
 )
 def test_not_being_heard_or_sent_around_is_a_sign_of_frustration(
