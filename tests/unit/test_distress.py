@@ -300,6 +300,8 @@ def test_saying_it_was_said_before_is_a_sign_of_frustration(
         ("ik kan toch niet inloggen met mijn nieuwe wachtwoord", "nl"),
         ("hi my name is sue and i'd like to check my balance", "en"),
         ("ik ben bang dat ik het verkeerde adres heb opgegeven", "nl"),
+        # "ik kan niet meer inloggen" is a login, not "ik kan niet meer" (despair)
+        ("ik kan niet meer inloggen", "nl"),
     ],
 )
 def test_calm_everyday_requests_stay_well_below_the_threshold(

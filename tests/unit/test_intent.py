@@ -410,6 +410,24 @@ def test_double_charges_and_blocked_accounts_follow_the_product_owners_ruling(
     assert classify_intent(text, models[lang]).label == intent
 
 
+@pytest.mark.parametrize(
+    ("text", "lang", "intent"),
+    [
+        # an account someone else took over is fraud, although every word is a password question's
+        ("iemand heeft mijn wachtwoord veranderd en ik kan niet meer in mijn account", "nl", "fraud"),
+        ("someone changed my email on the account and i cant get in", "en", "fraud"),
+        # what came is not what was promised: a complaint, although "arrived" is a parcel word
+        ("what arrived is not what i was promised on the phone", "en", "complaint"),
+        # money that should come back, asked after in parcel words
+        ("the return label says you received it on monday so where is my money", "en", "refund"),
+    ],
+)
+def test_the_harm_not_the_everyday_words_decides_the_topic(
+    models: dict[str, IntentModel], text: str, lang: str, intent: str
+) -> None:
+    assert classify_intent(text, models[lang]).label == intent
+
+
 def test_unsure_between_two_topics_that_both_need_a_person_keeps_the_better_guess(
     models: dict[str, IntentModel],
 ) -> None:
