@@ -128,11 +128,16 @@ class _DampenSpec(BaseModel):
     terms: list[str] = Field(min_length=1)
 
 
+class _StrengthenSpec(_DampenSpec):
+    factor: float = Field(ge=1.0, le=2.0)
+
+
 class _LexiconFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     language: Language
     categories: dict[str, _CategorySpec] = Field(min_length=1)
     dampen: list[_DampenSpec] = Field(default_factory=list)
+    strengthen: list[_StrengthenSpec] = Field(default_factory=list)
     negators: list[str] = Field(default_factory=list)
     intensifiers: list[str] = Field(default_factory=list)
     fillers: list[str] = Field(default_factory=list)
@@ -175,8 +180,9 @@ class LexiconCategory:
 
 
 @dataclass(frozen=True, slots=True)
-class Dampener:
-    """Context that makes one category's words mean less: a notary's call about a death is paperwork, not grief."""
+class ContextFactor:
+    """Context that changes how much one category's words mean: a notary's call about a death is paperwork, not
+    grief (factor below 1); a funeral that was yesterday is a fresh loss (factor above 1)."""
 
     label: str
     category: str
@@ -195,7 +201,7 @@ class DistressLexicon:
     fillers: frozenset[str]
     clause_breaks: frozenset[str]
     not_fuzzy: frozenset[str]
-    dampeners: tuple[Dampener, ...] = ()
+    contexts: tuple[ContextFactor, ...] = ()
     #: calm/upset model learned from ``training.yaml`` (None without labelled sentences)
     learned: LearnedModel | None = None
     #: function words (the intents' stopwords), never named as what made a caller sound upset
@@ -238,11 +244,18 @@ def parse_distress_lexicon(text: str, source_name: str) -> DistressLexicon:
             for name, cat in spec.categories.items()
         )
         names = {category.name for category in categories}
-        for index, d in enumerate(spec.dampen):
+        modifiers: list[tuple[str, _DampenSpec]] = [
+            *(("dampen", d) for d in spec.dampen),
+            *(("strengthen", d) for d in spec.strengthen),
+        ]
+        for key, d in modifiers:
             if d.category not in names:
-                raise ValueError(f"dampen[{index}]: no category {d.category!r} (there are {', '.join(sorted(names))})")
-        dampeners = tuple(
-            Dampener(d.label, d.category, d.factor, tuple(_compile_term(t, 1.0) for t in d.terms)) for d in spec.dampen
+                raise ValueError(
+                    f"{key} {d.label!r}: no category {d.category!r} (there are {', '.join(sorted(names))})"
+                )
+        contexts = tuple(
+            ContextFactor(d.label, d.category, d.factor, tuple(_compile_term(t, 1.0) for t in d.terms))
+            for _, d in modifiers
         )
     except yaml.YAMLError as exc:
         raise GrammarError(f"{source_name}: not valid YAML: {exc}") from exc
@@ -258,7 +271,7 @@ def parse_distress_lexicon(text: str, source_name: str) -> DistressLexicon:
         fillers=_words(spec.fillers),
         clause_breaks=_words(spec.clause_breaks),
         not_fuzzy=_words(spec.not_fuzzy),
-        dampeners=dampeners,
+        contexts=contexts,
     )
 
 
@@ -307,8 +320,8 @@ class WordHit:
     fuzzy: bool = False
     negated: bool = False
     intensified: bool = False
-    #: what made it count for less, if anything (a dampener's label: "paperwork around a death")
-    dampened: str = ""
+    #: what made it count for less or more, if anything (the context's label: "paperwork around a death")
+    context: str = ""
 
     def describe(self) -> str:
         text = f"'{self.heard}'"
@@ -318,8 +331,8 @@ class WordHit:
             text += " (negated)"
         elif self.intensified:
             text += " (intensified)"
-        if self.dampened:
-            text += f" ({self.dampened})"
+        if self.context:
+            text += f" ({self.context})"
         return text
 
 
@@ -457,12 +470,17 @@ def find_word_hits(text: str, lexicon: DistressLexicon) -> tuple[WordHit, ...]:
                         intensified=intensified,
                     )
                 )
-    # A category's words count for less in a context that explains them ("de notaris … overleden").
-    for dampener in lexicon.dampeners:
-        if any(_match_at(t, tokens, i, lexicon) for t in dampener.terms for i in range(len(tokens))):
+    # A category's words count for less in a context that explains them ("de notaris … overleden"), for more in
+    # one that makes them fresh ("de begrafenis was gisteren"); never past the strongest a single word may be.
+    for context in lexicon.contexts:
+        if any(_match_at(t, tokens, i, lexicon) for t in context.terms for i in range(len(tokens))):
             candidates = [
-                replace(hit, weight=round(hit.weight * dampener.factor, 3), dampened=dampener.label)
-                if hit.category == dampener.category
+                replace(
+                    hit,
+                    weight=round(min(MAX_WORD_WEIGHT, hit.weight * context.factor), 3),
+                    context=f"{hit.context}, {context.label}" if hit.context else context.label,
+                )
+                if hit.category == context.category
                 else hit
                 for hit in candidates
             ]

@@ -122,7 +122,16 @@ def test_a_dampener_for_a_category_the_lexicon_lacks_is_refused() -> None:
         "language: nl\ncategories:\n  grief:\n    label: grief words\n    weight: 0.7\n    terms: [overleden]\n"
         "dampen:\n  - {label: paperwork, category: grif, factor: 0.5, terms: [notaris]}\n"
     )
-    with pytest.raises(GrammarError, match=r"nl/distress.yaml: dampen\[0\]: no category 'grif'"):
+    with pytest.raises(GrammarError, match=r"nl/distress.yaml: dampen 'paperwork': no category 'grif'"):
+        parse_distress_lexicon(text, "grammars/nl/distress.yaml")
+
+
+def test_a_context_that_strengthens_by_less_than_one_is_refused() -> None:
+    text = (
+        "language: nl\ncategories:\n  grief:\n    label: grief words\n    weight: 0.7\n    terms: [overleden]\n"
+        "strengthen:\n  - {label: fresh, category: grief, factor: 0.5, terms: [gisteren]}\n"
+    )
+    with pytest.raises(GrammarError, match=r"nl/distress.yaml: strengthen.0.factor"):
         parse_distress_lexicon(text, "grammars/nl/distress.yaml")
 
 
@@ -137,7 +146,16 @@ def test_lexicon_under_the_wrong_language_folder_is_refused(tmp_path: Path) -> N
 def test_grief_words_are_named_in_the_reason(lexicons: dict[str, DistressLexicon]) -> None:
     result = distress("mijn moeder is vorige week overleden", "nl", lexicons)
     assert result.level >= THRESHOLD
-    assert "grief words: 'overleden'" in result.reasons
+    assert "grief words: 'overleden' (a fresh loss)" in result.reasons
+
+
+def test_a_death_of_days_ago_weighs_more_than_one_of_years_ago(lexicons: dict[str, DistressLexicon]) -> None:
+    # the guide counts a recent death of someone close as grief, also when it is said calmly
+    fresh = distress("de begrafenis was gisteren", "nl", lexicons)
+    old = distress("de begrafenis was jaren geleden", "nl", lexicons)
+    bare = distress("de begrafenis", "nl", lexicons)
+    assert old.words < bare.words < fresh.words
+    assert "grief words: 'begrafenis' (a fresh loss)" in fresh.reasons
 
 
 def test_a_compound_the_recogniser_split_still_counts(lexicons: dict[str, DistressLexicon]) -> None:
