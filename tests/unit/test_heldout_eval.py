@@ -107,6 +107,7 @@ def test_a_caller_who_needs_help_but_names_no_topic_goes_to_a_person_by_a_visibl
         # not being understood: the machine already got it wrong
         ("nee nee nee dat bedoel ik helemaal niet", "nl"),
         ("no thats not what i said at all", "en"),
+        ("can somebody please just listen to me", "en"),
     ],
 )
 def test_a_caller_who_says_it_is_the_nth_call_or_was_misunderstood_is_not_asked_to_rephrase(

@@ -389,6 +389,28 @@ def test_a_product_that_arrived_broken_or_incomplete_is_a_complaint(
     assert classify_intent(text, models[lang]).label == "complaint"
 
 
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("de matras heeft een deuk erin na twee weken", "nl"),
+        ("de wasmachine lekt sinds vorige week", "nl"),
+        ("the washing machine started leaking after a month", "en"),
+        ("the mattress already sags after two weeks", "en"),
+    ],
+)
+def test_a_fault_in_the_product_told_in_plain_words_is_a_complaint(
+    models: dict[str, IntentModel], text: str, lang: str
+) -> None:
+    assert classify_intent(text, models[lang]).label == "complaint"
+
+
+def test_a_keyword_does_not_hide_in_an_everyday_word(models: dict[str, IntentModel]) -> None:
+    # "beu" (fed up) begins "gebeurd" after the ge- prefix, "lekt" (leaks) begins "gelekt" (data leaked)
+    reasons = classify_intent("er is iets gebeurd met mijn pakket", models["nl"]).reasons
+    assert not any("'beu'" in reason for reason in reasons), reasons
+    assert classify_intent("mijn gegevens zijn gelekt", models["nl"]).label == "fraud"
+
+
 def test_a_particle_far_from_its_verb_is_not_a_misheard_keyword(models: dict[str, IntentModel]) -> None:
     # "terug" … "bestelling" joined is close to "terugbetaling", but the caller said neither.
     result = classify_intent("ik heb de bestelling gisteren teruggestuurd krijg ik bericht terug", models["nl"])
