@@ -13,15 +13,33 @@ import yaml
 from pydantic import ValidationError
 
 from ivr.errors import GrammarError
-from ivr.yaml_guard import SAFE_LOADER, yaml_hazard
+from ivr.yaml_guard import SAFE_LOADER, duplicate_keys, yaml_hazard
 
 #: the largest grammar file (training sentences) is ~100 KB
 MAX_GRAMMAR_BYTES = 2 * 1024 * 1024
 
 
+class RepeatedKeyError(yaml.YAMLError):
+    """A mapping names one key twice; YAML alone would keep the last without a word (a keyword's weight lost)."""
+
+    def __init__(self, line: int, key: str, first: int) -> None:
+        self.line = line
+        self.reason = f"{key!r} is written twice (first on line {first}): keep one"
+        super().__init__(f"line {line}: {self.reason}")
+
+
 def parse_yaml(text: str) -> object:
-    """Parse YAML text with libyaml's safe loader (raises ``yaml.YAMLError``)."""
-    return yaml.load(text, Loader=SAFE_LOADER)
+    """Parse YAML text with libyaml's safe loader (raises ``yaml.YAMLError``, also for a key written twice)."""
+    loader = SAFE_LOADER(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    repeated = duplicate_keys(node)
+    if repeated:
+        raise RepeatedKeyError(*repeated[0])
+    return data
 
 
 def read_grammar_yaml(path: Path) -> dict[str, object]:
@@ -35,6 +53,8 @@ def read_grammar_yaml(path: Path) -> dict[str, object]:
         raise GrammarError(f"{path}:{hazard[0]}: {hazard[1]}")
     try:
         data = parse_yaml(raw)
+    except RepeatedKeyError as exc:
+        raise GrammarError(f"{path}:{exc.line}: {exc.reason}") from exc
     except yaml.YAMLError as exc:
         raise GrammarError(f"{path}: not valid YAML ({exc})") from exc
     if not isinstance(data, dict):

@@ -8,6 +8,7 @@ uses one is refused with its line, before any tree is built. Files are capped in
 from __future__ import annotations
 
 import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 #: libyaml when PyYAML was built with it (about 50× faster than the pure-Python parser)
 SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -27,3 +28,26 @@ def yaml_hazard(text: str, max_bytes: int) -> tuple[int, str] | None:
     except yaml.YAMLError:
         return None
     return None
+
+
+def duplicate_keys(node: Node | None) -> list[tuple[int, str, int]]:
+    """``(line, key, first line)`` for every key a mapping repeats.
+
+    YAML quietly keeps the last of two equal keys: a keyword written twice with two weights, or two targets with one
+    name, would lose one of them without a word.
+    """
+    found: list[tuple[int, str, int]] = []
+    if isinstance(node, MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            if isinstance(key, ScalarNode):
+                line = key.start_mark.line + 1
+                if key.value in first:
+                    found.append((line, key.value, first[key.value]))
+                else:
+                    first[key.value] = line
+            found.extend(duplicate_keys(value))
+    elif isinstance(node, SequenceNode):
+        for item in node.value:
+            found.extend(duplicate_keys(item))
+    return found

@@ -19,7 +19,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ivr.errors import IvrError
 from ivr.rules.schema import LocatedError, RuleSet, field_names
-from ivr.yaml_guard import SAFE_LOADER, yaml_hazard
+from ivr.yaml_guard import SAFE_LOADER, duplicate_keys, yaml_hazard
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,22 +76,10 @@ def _compose(text: str, source: str) -> tuple[Node | None, Any]:
 
 
 def _duplicate_keys(node: Node) -> list[RuleProblem]:
-    """YAML quietly keeps the last of two equal keys; two targets or fields with one name are a mistake."""
-    problems: list[RuleProblem] = []
-    if isinstance(node, MappingNode):
-        first: dict[str, int] = {}
-        for key, value in node.value:
-            if isinstance(key, ScalarNode):
-                line = key.start_mark.line + 1
-                if key.value in first:
-                    problems.append(RuleProblem(line, key.value, f"duplicate key (first on line {first[key.value]})"))
-                else:
-                    first[key.value] = line
-            problems.extend(_duplicate_keys(value))
-    elif isinstance(node, SequenceNode):
-        for item in node.value:
-            problems.extend(_duplicate_keys(item))
-    return problems
+    """Two targets or fields with one name are a mistake (YAML would quietly keep the last)."""
+    return [
+        RuleProblem(line, key, f"duplicate key (first on line {first})") for line, key, first in duplicate_keys(node)
+    ]
 
 
 def locate(root: Node, loc: tuple[str | int, ...]) -> tuple[int, tuple[str | int, ...]]:

@@ -174,6 +174,8 @@ class IntentModel:
     encoder: CachingEncoder | None = field(default=None, repr=False)
     #: words that begin like a keyword but are other words ("personal" is no "person"): matched only as themselves
     distinct: frozenset[str] = frozenset()
+    #: the same for every word with one of these beginnings (``gebeur*`` in intents.yaml: gebeurd, gebeurt, gebeurde…)
+    distinct_stems: tuple[str, ...] = ()
     #: calibrated confidence and ``unknown`` threshold (``calibration.yaml``); None: the hand-shaped curve and the
     #: threshold in intents.yaml
     calibration: Calibration | None = None
@@ -227,6 +229,10 @@ class _IntentFile(BaseModel):
         return value
 
 
+#: shortest beginning ``distinct`` may list with a ``*``: a shorter one would silence keywords in many words
+_MIN_DISTINCT_STEM = 4
+
+
 class _IntentsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -239,6 +245,17 @@ class _IntentsFile(BaseModel):
     distinct: list[str] = Field(default_factory=list)
     unbroken: list[str] = Field(default_factory=list)
     intents: dict[str, _IntentFile]
+
+    @field_validator("distinct")
+    @classmethod
+    def _distinct_words(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry.endswith("*") and (len(tokenize(entry[:-1])) != 1 or len(entry) < _MIN_DISTINCT_STEM + 1):
+                raise ValueError(
+                    f"distinct: {entry!r} — a beginning ending in * must be one word of at least "
+                    f"{_MIN_DISTINCT_STEM} letters"
+                )
+        return value
 
     @model_validator(mode="after")
     def _taxonomy(self) -> _IntentsFile:
@@ -379,7 +396,8 @@ def load_intent_model(
         _learned=learned,
         training=training,
         encoder=encoder,
-        distinct=frozenset(word for d in parsed.distinct for word in tokenize(d)),
+        distinct=frozenset(word for d in parsed.distinct if not d.endswith("*") for word in tokenize(d)),
+        distinct_stems=tuple(tokenize(d.removesuffix("*"))[0] for d in parsed.distinct if d.endswith("*")),
         calibration=load_calibration(grammars_dir, language, encoder_name(encoder)) if calibrated else None,
     )
 
@@ -596,8 +614,12 @@ def _keyword_evidence(words: tuple[str, ...], model: IntentModel) -> tuple[Float
     # A recogniser often splits a compound ("wacht woord"); joined neighbours are candidates too.
     adjacent = tuple(itertools.pairwise(words))
     separated = _separated_verbs(words, model.particles)
-    candidates = words + tuple(a + b for a, b in adjacent + separated)
-    matcher = _Matcher.build(words, adjacent, separated, model.stems, model.prefixes, model.stopwords, model.distinct)
+    # A particle before "te" belongs to its verb: in "beloofd terug te bellen" no "terug" (money back) was asked for.
+    free = tuple(word for index, word in enumerate(words) if not _bound_particle(words, index, model.particles))
+    candidates = free + tuple(a + b for a, b in adjacent + separated)
+    matcher = _Matcher.build(
+        words, adjacent, separated, model.stems, model.prefixes, model.stopwords, model.distinct, model.distinct_stems
+    )
     scores = np.zeros(len(model.intents), dtype=np.float64)
     exact_scores = np.zeros(len(model.intents), dtype=np.float64)
     reasons: list[list[str]] = [[] for _ in model.intents]
@@ -635,6 +657,11 @@ def _heard(
     return matcher.phrase(keyword.stems, words, keyword.gap)
 
 
+def _bound_particle(words: tuple[str, ...], index: int, particles: tuple[str, ...]) -> bool:
+    """Whether ``words[index]`` is a particle split from its verb by "te" ("terug te bellen", "op te zeggen")."""
+    return words[index] in particles and words[index + 1 : index + 2] == ("te",) and index + 2 < len(words)
+
+
 def _separated_verbs(words: tuple[str, ...], particles: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     """(particle, verb) pairs a Dutch speaker split up: "zeg het abonnement op", "om op te zeggen".
 
@@ -645,7 +672,7 @@ def _separated_verbs(words: tuple[str, ...], particles: tuple[str, ...]) -> tupl
     for index, word in enumerate(words):
         if word not in particles:
             continue
-        if words[index + 1 : index + 2] == ("te",) and index + 2 < len(words):
+        if _bound_particle(words, index, particles):
             found.append((word, words[index + 2]))
         found.extend((word, verb) for verb in words[max(0, index - _PARTICLE_REACH) : index] if verb not in particles)
     return tuple(found)
@@ -667,11 +694,12 @@ class _Matcher:
         prefixes: tuple[str, ...],
         stopwords: frozenset[str] = frozenset(),
         distinct: frozenset[str] = frozenset(),
+        distinct_stems: tuple[str, ...] = (),
     ) -> _Matcher:
         # A function word is itself or nothing: "gewoon" is not "ge-woon" (address_change's "woon"), "eigenlijk"
         # holds no keyword, and no one mishears a keyword as "gewoon". A distinct word is only itself.
         def heard_as(word: str) -> Mapping[str, float]:
-            if word in distinct:
+            if word in distinct or word.startswith(distinct_stems):
                 return {word: 1.0} if word in stems else {}
             if word in stopwords:
                 return _hits(word, stems, (), fuzzy=False, inner=False)

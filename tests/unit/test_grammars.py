@@ -23,7 +23,8 @@ from ivr.dialog.flow import (
 from ivr.dialog.service import JsonServiceData
 from ivr.errors import ConfigError, GrammarError
 from ivr.grammar_files import read_grammar_yaml
-from ivr.signals.intent import AGENT_REQUEST, UNKNOWN
+from ivr.signals.distress import parse_distress_lexicon
+from ivr.signals.intent import AGENT_REQUEST, UNKNOWN, load_intent_model
 
 GRAMMARS = REPO_ROOT / "grammars"
 LANGUAGES = ("nl", "en")
@@ -230,3 +231,22 @@ def test_a_grammar_file_with_a_yaml_alias_is_refused_with_its_line(tmp_path: Pat
     path.write_text("a: &x [1, 2]\nb: *x\n", encoding="utf-8")
     with pytest.raises(GrammarError, match=r"phrases.yaml:2: YAML aliases"):
         read_grammar_yaml(path)
+
+
+def test_a_keyword_written_twice_is_refused_with_both_lines(grammars_copy: Path) -> None:
+    # YAML alone keeps the last of two equal keys: one of the two weights would be lost without a word.
+    path = grammars_copy / "nl" / "intents.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("      fraude: 4\n", "      fraude: 4\n      fraude: 2\n", 1), encoding="utf-8")
+    first = text[: text.index("      fraude: 4\n")].count("\n") + 1
+    with pytest.raises(
+        GrammarError, match=rf"intents.yaml:{first + 1}: 'fraude' is written twice \(first on line {first}\)"
+    ):
+        load_intent_model(grammars_copy, "nl")
+
+
+def test_a_distress_term_category_written_twice_is_refused() -> None:
+    with pytest.raises(GrammarError, match="written twice"):
+        parse_distress_lexicon(
+            "categories:\n  a: {label: x, weight: 1, terms: [y]}\n  a: {label: z, weight: 1, terms: [w]}\n", "d.yaml"
+        )

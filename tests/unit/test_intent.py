@@ -359,6 +359,23 @@ def test_a_distinct_word_that_begins_like_a_keyword_is_only_itself(models: dict[
     assert classify_intent("i want to talk to a person", models["en"]).label == "agent_request"
 
 
+def test_a_distinct_beginning_covers_every_word_that_starts_so(models: dict[str, IntentModel]) -> None:
+    # "gebeur*" in nl intents.yaml: no form of "gebeuren" is ge-"beu" (fed up, complaint's keyword), also one
+    # nobody listed word by word; "beu" said on its own still is.
+    for heard in ("er is iets vreemds gebeurd", "dat gebeurde gisteren", "wat gebeurtde er nou"):
+        result = classify_intent(heard, models["nl"])
+        assert not any("beu" in reason for reason in result.reasons if reason.startswith("keyword")), heard
+    fed_up = classify_intent("ik ben het zo beu met jullie", models["nl"])
+    assert any("beu" in reason for reason in fed_up.reasons if reason.startswith("keyword"))
+
+
+@pytest.mark.parametrize("entry", ["ge*", "ge beur*", "*"])
+def test_a_distinct_beginning_must_be_one_word_of_four_letters(grammars_copy: Path, entry: str) -> None:
+    rewrite_intents(grammars_copy, {"distinct": ["persoonlijk*", entry]})
+    with pytest.raises(GrammarError, match=r"distinct: .* must be one word of at least 4 letters"):
+        load_intent_model(grammars_copy, "nl")
+
+
 def test_an_unbroken_phrase_matches_only_word_for_word(models: dict[str, IntentModel]) -> None:
     # "my late" (husband) is bereavement's; "my parcel is late" holds both words with two in between.
     late_parcel = classify_intent("my parcel is late again when will it come", models["en"])
