@@ -115,7 +115,9 @@ async def test_a_caller_turn_that_never_pauses_is_decided_after_the_cap(strict_s
     caller = [e for e in call.record.events if e.kind == "caller"]
     assert caller, "the turn was decided while the caller was still talking"
     talking_for = (caller[0].at - prompts[0].at) * SPEED  # line time since the greeting began
-    assert talking_for < 15, f"decided {talking_for:.1f} s (line time) after the greeting: not at the 3 s cap"
+    # The greeting + the 3 s cap come to ~14–15 s of line time, more on a busy machine; without the cap the turn
+    # would end only after the greeting and all of the talk (> 30 s).
+    assert talking_for < 18, f"decided {talking_for:.1f} s (line time) after the greeting: not at the 3 s cap"
 
 
 async def test_audio_faster_than_a_phone_line_is_dropped_not_decoded(strict_server: LiveServer) -> None:
