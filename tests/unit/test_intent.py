@@ -376,6 +376,28 @@ def test_a_distinct_beginning_must_be_one_word_of_four_letters(grammars_copy: Pa
         load_intent_model(grammars_copy, "nl")
 
 
+def test_a_particle_split_off_by_te_belongs_to_its_verb(models: dict[str, IntentModel]) -> None:
+    # "terug te bellen" is calling back: no "terug" (money back, refund's keyword) was asked for on its own.
+    promised = classify_intent("jullie medewerker heeft beloofd terug te bellen en dat is niet gebeurd", models["nl"])
+    assert promised.label != "refund"
+    assert not any(reason.startswith("keyword 'terug'") for reason in promised.reasons)
+    assert classify_intent("kan ik de schoenen terug te sturen", models["nl"]).label == "refund"
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("ik ben mijn pinpas kwijt", "nl"),
+        ("mijn bankpas is verloren geloof ik", "nl"),
+        ("ive mislaid my debit card", "en"),
+        ("i lost my card on the bus", "en"),
+    ],
+)
+def test_a_lost_card_is_a_security_question(models: dict[str, IntentModel], text: str, lang: str) -> None:
+    # The product owner's ruling in issue 12: a lost or stolen card is fraud, which reaches a person.
+    assert classify_intent(text, models[lang]).label == "fraud"
+
+
 def test_an_unbroken_phrase_matches_only_word_for_word(models: dict[str, IntentModel]) -> None:
     # "my late" (husband) is bereavement's; "my parcel is late" holds both words with two in between.
     late_parcel = classify_intent("my parcel is late again when will it come", models["en"])
