@@ -15,5 +15,4 @@ bin=.venv/bin
 "$bin/ruff" check ivr tests bench app.py
 "$bin/ruff" format --check ivr tests bench app.py
 "$bin/mypy"
-# Two workers (IVR_TEST_WORKERS; 0 runs in this process), whole files per worker so module fixtures start once.
-"$bin/python" -m pytest -q -p no:cacheprovider -n "${IVR_TEST_WORKERS:-2}" --dist loadfile "$@"
+"$bin/python" -m pytest -q -p no:cacheprovider "$@"
