@@ -252,8 +252,7 @@ class _IntentsFile(BaseModel):
         for entry in value:
             if entry.endswith("*") and (len(tokenize(entry[:-1])) != 1 or len(entry) < _MIN_DISTINCT_STEM + 1):
                 raise ValueError(
-                    f"distinct: {entry!r} — a beginning ending in * must be one word of at least "
-                    f"{_MIN_DISTINCT_STEM} letters"
+                    f"{entry!r} — a beginning ending in * must be one word of at least {_MIN_DISTINCT_STEM} letters"
                 )
         return value
 
