@@ -31,6 +31,7 @@ COPY --chown=warmline:warmline rules.yaml /etc/warmline/rules.yaml
 USER warmline
 ENV IVR_DATA_DIR=/var/lib/warmline \
     IVR_AUDIO_CACHE_DIR=/var/lib/warmline/cache \
+    IVR_UNDERSTANDING_CACHE_DIR=/var/lib/warmline/understanding \
     IVR_RULES_FILE=/etc/warmline/rules.yaml \
     PYTHONUNBUFFERED=1
 VOLUME ["/var/lib/warmline"]

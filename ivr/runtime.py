@@ -29,6 +29,7 @@ from ivr.prometheus import CallCounters
 from ivr.rules.book import RuleBook
 from ivr.rules.loader import RulesError
 from ivr.rules.sync import RulesChannel
+from ivr.signals import model_store
 from ivr.signals.distress import DistressLexicon, load_distress_lexicon
 from ivr.signals.encoder import EncoderChoice
 from ivr.speech.decode_pool import DecodePool
@@ -151,6 +152,7 @@ def load_service_data(settings: Settings) -> ServiceData:
 def build_dialogs(
     settings: Settings, services: ServiceData, encoder: EncoderChoice = "shared"
 ) -> tuple[dict[str, DialogContext], dict[str, Flow]]:
+    model_store.configure(settings.understanding_cache_dir)
     flows: dict[str, Flow] = {lang: load_flow(settings.grammars_dir, lang, encoder) for lang in LANGUAGES}
     contexts: dict[str, DialogContext] = {
         lang: DialogContext(

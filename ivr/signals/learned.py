@@ -12,7 +12,7 @@ sublinear counts; the model is small (a few thousand weights per label) and trai
 is rebuilt whenever the grammar is (a supervisor teaching a missed wording reloads it).
 
 Trained models are shared per process by a digest of what they learned from: tests and reloads that load the same
-grammar do not train twice.
+grammar do not train twice; across processes and restarts they are kept on disk (:mod:`ivr.signals.model_store`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +36,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from ivr.signals import model_store, text
 from ivr.signals.text import char_ngrams
 
 FloatArray = npt.NDArray[np.float64]
@@ -132,6 +136,52 @@ class LearnedModel:
         return columns, values / norm if norm > 0 else values
 
 
+def _code_digest() -> str:
+    """What a stored model depends on besides its training data: the feature code (this module and the text
+    helpers) and the libraries that lemmatise and fit."""
+    hasher = hashlib.sha256()
+    for module in (__file__, text.__file__):
+        hasher.update(Path(module).read_bytes())
+    for package in ("scikit-learn", "simplemma", "numpy", "scipy"):
+        hasher.update(f"{package}=={metadata.version(package)};".encode())
+    return hasher.hexdigest()
+
+
+_CODE = _code_digest()
+
+
+def _to_arrays(model: LearnedModel) -> dict[str, np.ndarray[Any, Any]]:
+    arrays: dict[str, np.ndarray[Any, Any]] = {
+        "language": np.array(model.language),
+        "labels": np.array(model.labels),
+        "names": np.array(model._names),
+        "idf": model._idf,
+        "weights": model._weights,
+        "intercepts": model._intercepts,
+        "dense_scale": np.array(model.dense_scale),
+    }
+    if model._dense_weights is not None:
+        arrays["dense_weights"] = model._dense_weights
+    return arrays
+
+
+def _from_arrays(arrays: Mapping[str, np.ndarray[Any, Any]]) -> LearnedModel:
+    names = tuple(str(name) for name in arrays["names"].tolist())
+    dense = arrays.get("dense_weights")
+    return LearnedModel(
+        language=str(arrays["language"]),
+        labels=tuple(str(label) for label in arrays["labels"].tolist()),
+        # the vectoriser numbers features in the order of their names (get_feature_names_out)
+        _vocabulary=MappingProxyType({name: column for column, name in enumerate(names)}),
+        _idf=np.asarray(arrays["idf"], dtype=np.float64),
+        _names=names,
+        _weights=np.asarray(arrays["weights"], dtype=np.float64),
+        _intercepts=np.asarray(arrays["intercepts"], dtype=np.float64),
+        _dense_weights=None if dense is None else np.asarray(dense, dtype=np.float64),
+        dense_scale=float(arrays["dense_scale"]),
+    )
+
+
 #: trained models by digest, most recently used last; bounded, because every wording a supervisor teaches makes a
 #: new training set (each model holds a few MB)
 _cache: OrderedDict[str, LearnedModel] = OrderedDict()
@@ -152,7 +202,7 @@ def train(
     With ``vectors`` (one sentence vector per sentence) the model stacks them, times ``dense_scale``, next to the
     sparse word features: one logistic regression weighs both.
     """
-    hasher = hashlib.sha256(repr((language, tuple(labels), tuple(sentences), dense_scale, c)).encode())
+    hasher = hashlib.sha256(repr((_CODE, language, tuple(labels), tuple(sentences), dense_scale, c)).encode())
     if vectors is not None:
         hasher.update(np.ascontiguousarray(vectors).tobytes())
     digest = hasher.hexdigest()
@@ -162,6 +212,15 @@ def train(
             _cache.move_to_end(digest)
     if cached is not None:
         return cached
+    stored = model_store.load(digest)
+    if stored is not None:
+        try:
+            model = _from_arrays(stored)
+        except (KeyError, ValueError, TypeError) as exc:
+            model_store.log.warning("trained model %s does not fit this code (%s): training it again", digest, exc)
+        else:
+            lemma("warmline", language)  # the lemmatiser's dictionary loads now, not in the first caller's turn
+            return _remember(digest, model)
     missing = set(labels) - {label for _, label in sentences}
     if missing:
         raise ValueError(f"no sentence to learn {sorted(missing)} from")
@@ -199,6 +258,11 @@ def train(
         _dense_weights=weights[:, width:] if vectors is not None else None,
         dense_scale=dense_scale if vectors is not None else 0.0,
     )
+    model_store.save(digest, _to_arrays(model))
+    return _remember(digest, model)
+
+
+def _remember(digest: str, model: LearnedModel) -> LearnedModel:
     with _cache_lock:
         _cache[digest] = model
         while len(_cache) > _CACHE_SIZE:
