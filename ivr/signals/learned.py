@@ -32,9 +32,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import simplemma
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from ivr.signals import model_store, text
 from ivr.signals.text import char_ngrams
@@ -224,6 +221,10 @@ def train(
     missing = set(labels) - {label for _, label in sentences}
     if missing:
         raise ValueError(f"no sentence to learn {sorted(missing)} from")
+    # Imported here: a server whose models come from the store never fits one, and scikit-learn takes ~1.5 s to import.
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
 
     def analyse(words: list[str]) -> list[str]:
         return features(words, language)
