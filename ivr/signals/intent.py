@@ -93,6 +93,7 @@ _INNER_STEM = 5  # shortest stem found inside a compound ("factuur|adres")
 _FULL_COVERAGE = 0.6  # share of content words about our services at which a guess is taken at face value
 _COVERAGE_FLOOR = 0.2  # what a guess is worth when nothing else the caller said is about our services
 _DOMAIN_STEM = 4  # shortest shared beginning that makes two words one (inflection, compound)
+_MEMO_SIZE = 50_000  # heard words (and joined pairs) whose keyword matches a model remembers (~20 MB at most)
 _PRECEDENCE_EVIDENCE = 3.5  # keyword weight that lets a precedence intent win outright
 _CONFIDENCE_GAIN = 1.6
 _MARGIN_SCALE = 0.15
@@ -189,6 +190,12 @@ class IntentModel:
             if spec.label == label:
                 return spec
         raise KeyError(label)
+
+    @cached_property
+    def heard_memo(self) -> dict[object, Mapping[str, float]]:
+        """Which stems a heard word (or joined pair) matches, kept across utterances. Matching one word against
+        every stem is most of understanding a turn, and callers use the same few thousand words again and again."""
+        return {}
 
     @cached_property
     def stems(self) -> frozenset[str]:
@@ -617,8 +624,17 @@ def _keyword_evidence(words: tuple[str, ...], model: IntentModel) -> tuple[Float
     free = tuple(word for index, word in enumerate(words) if not _bound_particle(words, index, model.particles))
     candidates = free + tuple(a + b for a, b in adjacent + separated)
     matcher = _Matcher.build(
-        words, adjacent, separated, model.stems, model.prefixes, model.stopwords, model.distinct, model.distinct_stems
+        words,
+        adjacent,
+        separated,
+        model.stems,
+        model.prefixes,
+        model.stopwords,
+        model.distinct,
+        model.distinct_stems,
+        model.heard_memo,
     )
+    heard = matcher.stems_heard()
     scores = np.zeros(len(model.intents), dtype=np.float64)
     exact_scores = np.zeros(len(model.intents), dtype=np.float64)
     reasons: list[list[str]] = [[] for _ in model.intents]
@@ -626,19 +642,21 @@ def _keyword_evidence(words: tuple[str, ...], model: IntentModel) -> tuple[Float
         # One heard word is one piece of evidence: "betalingen" matching "betaling" and "betaal" counts once.
         by_heard: dict[str, tuple[float, str, bool]] = {}
         for keyword in spec.keywords:
-            quality, heard = _heard(keyword, matcher, candidates, words)
+            if not heard.issuperset(keyword.stems):  # (most keywords: a set lookup instead of a scan)
+                continue
+            quality, as_heard = _heard(keyword, matcher, candidates, words)
             if quality == 0:
                 continue
             note = f"keyword '{keyword.text}'"
-            if heard != " ".join(keyword.stems):
-                note += f" (heard '{heard}')"
+            if as_heard != " ".join(keyword.stems):
+                note += f" (heard '{as_heard}')"
             value = keyword.weight * quality
-            if value > by_heard.get(heard, (0.0, "", False))[0]:
-                by_heard[heard] = (value, note, quality == 1.0)
+            if value > by_heard.get(as_heard, (0.0, "", False))[0]:
+                by_heard[as_heard] = (value, note, quality == 1.0)
         scores[index] = sum(value for value, _, _ in by_heard.values())
         exact_scores[index] = sum(value for value, _, clean in by_heard.values() if clean)
         reasons[index] = [note for _, note, _ in sorted(by_heard.values(), key=lambda item: -item[0])]
-        asked = any(_heard(cue, matcher, candidates, words)[0] > 0 for cue in spec.cues)
+        asked = any(heard.issuperset(cue.stems) and _heard(cue, matcher, candidates, words)[0] > 0 for cue in spec.cues)
         if spec.cues and scores[index] > 0 and len(words) > _CUE_FREE_WORDS and not asked:
             # "jullie medewerker heeft mij opgehangen" names a person without asking for one.
             scores[index] *= _UNCUED_SHARE
@@ -694,7 +712,14 @@ class _Matcher:
         stopwords: frozenset[str] = frozenset(),
         distinct: frozenset[str] = frozenset(),
         distinct_stems: tuple[str, ...] = (),
+        memo: dict[object, Mapping[str, float]] | None = None,
     ) -> _Matcher:
+        """``memo`` (the model's :attr:`IntentModel.heard_memo`) keeps each word's matches for later utterances;
+        it must only ever see the same stems, prefixes, stopwords and distinct words."""
+        memo = {} if memo is None else memo
+        if len(memo) > _MEMO_SIZE:
+            memo.clear()
+
         # A function word is itself or nothing: "gewoon" is not "ge-woon" (address_change's "woon"), "eigenlijk"
         # holds no keyword, and no one mishears a keyword as "gewoon". A distinct word is only itself.
         def heard_as(word: str) -> Mapping[str, float]:
@@ -704,10 +729,20 @@ class _Matcher:
                 return _hits(word, stems, (), fuzzy=False, inner=False)
             return _hits(word, stems, prefixes)
 
-        table: dict[str, Mapping[str, float]] = {word: heard_as(word) for word in set(words)}
+        table: dict[str, Mapping[str, float]] = {}
+        for word in set(words):
+            known = memo.get(word)
+            if known is None:
+                known = memo[word] = heard_as(word)
+            table[word] = known
         for (first, second), split in [(pair, True) for pair in adjacent] + [(pair, False) for pair in separated]:
             joined = first + second
             if joined in table:
+                continue
+            key = (first, second, split)
+            known = memo.get(key)
+            if known is not None:
+                table[joined] = known
                 continue
             # A joined pair counts only for a stem that really spans both words ("wacht woord" is
             # "wachtwoord"), not for one that borrows a letter from the next word ("echt een" is not "echte").
@@ -723,8 +758,12 @@ class _Matcher:
             # letter rules out almost every stem before any edit distance is computed.
             starts = {joined[0]} | {joined[len(p)] for p in prefixes if joined.startswith(p) and len(joined) > len(p)}
             long_stems = frozenset(s for s in stems if len(s) >= spanning and s[0] in starts)
-            table[joined] = _hits(joined, long_stems, prefixes, fuzzy=fuzzy, inner=False)
+            table[joined] = memo[key] = _hits(joined, long_stems, prefixes, fuzzy=fuzzy, inner=False)
         return cls(MappingProxyType(table))
+
+    def stems_heard(self) -> frozenset[str]:
+        """Every stem some heard word or pair matches: a keyword with a stem outside it cannot have been heard."""
+        return frozenset(stem for hits in self.table.values() for stem in hits)
 
     def word(self, stem: str, word: str) -> float:
         return self.table.get(word, {}).get(stem, 0.0)
