@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -201,6 +201,12 @@ class IntentModel:
     def stems(self) -> frozenset[str]:
         """Every stem of every keyword, phrase parts included."""
         return frozenset(stem for spec in self.intents for k in (*spec.keywords, *spec.cues) for stem in k.stems)
+
+    @cached_property
+    def stems_by_letter(self) -> StemIndex:
+        """:attr:`stems` by first letter: a word can only begin like (or be a near miss of) a stem with its own
+        first letter, so a word is compared with a few dozen stems instead of all of them."""
+        return index_stems(self.stems)
 
     def labels_with(self, handling: Handling) -> tuple[str, ...]:
         return tuple(spec.label for spec in self.intents if spec.handling == handling)
@@ -633,6 +639,7 @@ def _keyword_evidence(words: tuple[str, ...], model: IntentModel) -> tuple[Float
         model.distinct,
         model.distinct_stems,
         model.heard_memo,
+        model.stems_by_letter,
     )
     heard = matcher.stems_heard()
     scores = np.zeros(len(model.intents), dtype=np.float64)
@@ -713,6 +720,7 @@ class _Matcher:
         distinct: frozenset[str] = frozenset(),
         distinct_stems: tuple[str, ...] = (),
         memo: dict[object, Mapping[str, float]] | None = None,
+        index: StemIndex | None = None,
     ) -> _Matcher:
         """``memo`` (the model's :attr:`IntentModel.heard_memo`) keeps each word's matches for later utterances;
         it must only ever see the same stems, prefixes, stopwords and distinct words."""
@@ -726,8 +734,8 @@ class _Matcher:
             if word in distinct or word.startswith(distinct_stems):
                 return {word: 1.0} if word in stems else {}
             if word in stopwords:
-                return _hits(word, stems, (), fuzzy=False, inner=False)
-            return _hits(word, stems, prefixes)
+                return _hits(word, stems, (), fuzzy=False, inner=False, index=index)
+            return _hits(word, stems, prefixes, index=index)
 
         table: dict[str, Mapping[str, float]] = {}
         for word in set(words):
@@ -799,21 +807,51 @@ class _Matcher:
         return 0.0, ""
 
 
+StemIndex = Mapping[str, frozenset[str]]
+
+
+def index_stems(stems: frozenset[str]) -> StemIndex:
+    index: dict[str, set[str]] = {}
+    for stem in stems:
+        index.setdefault(stem[:1], set()).add(stem)
+    return MappingProxyType({letter: frozenset(group) for letter, group in index.items()})
+
+
 def _hits(
-    word: str, stems: frozenset[str], prefixes: tuple[str, ...], *, fuzzy: bool = True, inner: bool = True
+    word: str,
+    stems: frozenset[str],
+    prefixes: tuple[str, ...],
+    *,
+    fuzzy: bool = True,
+    inner: bool = True,
+    index: StemIndex | None = None,
 ) -> Mapping[str, float]:
     """Every stem the word matches, with the match quality.
 
     Two words glued together (``inner=False``) match only a stem that starts at their start: a stem in the middle
-    of "en niemand" is just the second word again, and that word is matched on its own.
+    of "en niemand" is just the second word again, and that word is matched on its own. ``index`` (``stems`` by
+    first letter) narrows the stems compared to those that could match at all; the answer is the same.
     """
-    hits = {stem: 1.0 for stem in stems if _exact(stem, word, prefixes, inner=inner)}
+    forms = [word] + [word[len(p) :] for p in prefixes if word.startswith(p) and len(word) > len(p)]
+    if index is None:
+        candidates: Iterable[str] = stems
+    else:
+        found = {stem for form in forms for stem in index.get(form[0], ())}
+        if inner:  # a stem inside a compound, behind a real first part
+            last = len(word)
+            found.update(
+                piece
+                for start in range(_COMPOUND_HEAD, last - _INNER_STEM + 1)
+                for end in range(start + _INNER_STEM, last + 1)
+                if (piece := word[start:end]) in stems
+            )
+        candidates = found
+    hits = {stem: 1.0 for stem in candidates if _exact(stem, word, prefixes, inner=inner)}
     if hits or not fuzzy:
         return hits
     # Only a word that is no keyword at all may be a misrecognised one: "gestolen" is fraud's own word, not a
-    # misheard "gestorven".
-    forms = [word] + [word[len(p) :] for p in prefixes if word.startswith(p)]
-    return {stem: _FUZZY_QUALITY for stem in stems if any(_near(stem, form) for form in forms)}
+    # misheard "gestorven". A near miss keeps the first letter, so the index's candidates hold every one.
+    return {stem: _FUZZY_QUALITY for stem in candidates if any(_near(stem, form) for form in forms)}
 
 
 def _exact(stem: str, word: str, prefixes: tuple[str, ...], *, inner: bool = True) -> bool:
