@@ -7,9 +7,10 @@ Each caller turn is a line from the labelled sets in tests/data/eval (Dutch and 
 first turns have). One turn's understanding step is what a live call runs between the recogniser's final result and
 the decision: the sentence vector (E5 only), the dialog step (intent), the signals (distress) and the rules. At N
 concurrent calls, N threads each wait a random pause (exponential, mean ``--gap`` seconds, as callers alternate
-speaking and listening) and then understand one turn; the vector cache is cleared for every turn, so no turn is
-cheaper because another caller said it before. The server's own figure under real load (Vosk decoding 24 calls at
-the same time) is the ``understanding`` column of ``python -m bench.capacity``.
+speaking and listening) and then understand one turn; the vector cache and the keyword matches the model remembers
+are cleared for every turn, so no turn is cheaper because another caller said it before. The server's own figure
+under real load (Vosk decoding 24 calls at the same time) is the ``understanding`` column of
+``python -m bench.capacity``.
 
 Start-up is measured first, in fresh processes (``--startups`` each): a first start fits every model, a restart
 loads what the first kept (IVR_UNDERSTANDING_CACHE_DIR); the growth column is what the sentence vectors add.
@@ -113,6 +114,7 @@ def understand(understander: Understander, encoder: CachingEncoder | None, item:
     ctx = understander.dialogs[item.lang]
     greeted = step(ctx, DialogState(), CallStarted()).state
     event = Utterance(Transcript(text=item.text, words=tuple(Word(w, 1.0) for w in item.text.split())))
+    ctx.flow.intents.heard_memo.clear()
     start = time.perf_counter()
     if encoder is not None:
         encoder.one(encoder_text(item.text))
