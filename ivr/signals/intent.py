@@ -727,6 +727,7 @@ class _Matcher:
         memo = {} if memo is None else memo
         if len(memo) > _MEMO_SIZE:
             memo.clear()
+        index = index_stems(stems) if index is None else index
 
         # A function word is itself or nothing: "gewoon" is not "ge-woon" (address_change's "woon"), "eigenlijk"
         # holds no keyword, and no one mishears a keyword as "gewoon". A distinct word is only itself.
@@ -765,7 +766,7 @@ class _Matcher:
             # Without inner matches a stem can only start where the join starts (or after a prefix): the first
             # letter rules out almost every stem before any edit distance is computed.
             starts = {joined[0]} | {joined[len(p)] for p in prefixes if joined.startswith(p) and len(joined) > len(p)}
-            long_stems = frozenset(s for s in stems if len(s) >= spanning and s[0] in starts)
+            long_stems = frozenset(s for letter in starts for s in index.get(letter, ()) if len(s) >= spanning)
             table[joined] = memo[key] = _hits(joined, long_stems, prefixes, fuzzy=fuzzy, inner=False)
         return cls(MappingProxyType(table))
 
