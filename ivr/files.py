@@ -7,13 +7,15 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write next to the file and rename over it: the rules watcher sees the old text or the new, never a mix."""
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Write next to the file and rename over it: the rules watcher (or another instance loading a trained model)
+    sees the old content or the new, never a mix. Text is written as UTF-8."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    data = content.encode("utf-8") if isinstance(content, str) else content
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -13,9 +13,9 @@ The files are plain numpy arrays (no pickle: a cache directory must not be a way
 
 from __future__ import annotations
 
+import io
 import logging
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, cast
@@ -23,6 +23,7 @@ from typing import Any, cast
 import numpy as np
 
 from ivr.config import default_understanding_cache
+from ivr.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +74,10 @@ def save(digest: str, arrays: dict[str, np.ndarray[Any, Any]]) -> None:
     folder = directory()
     if folder is None:
         return
+    buffer = io.BytesIO()
+    np.savez(buffer, **cast("dict[str, Any]", arrays))  # (numpy types the names as options)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".partial-", suffix=_SUFFIX)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                np.savez(out, **cast("dict[str, Any]", arrays))  # (numpy types the names as options)
-            os.replace(temporary, folder / f"{digest}{_SUFFIX}")
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(folder / f"{digest}{_SUFFIX}", buffer.getvalue())
         _prune(folder)
     except OSError as exc:
         log.warning("cannot keep the trained model in %s (%s): the next start trains it again", folder, exc)
@@ -91,9 +86,7 @@ def save(digest: str, arrays: dict[str, np.ndarray[Any, Any]]) -> None:
 def _prune(folder: Path) -> None:
     """Keep the :data:`MAX_FILES` most recently used files."""
     files = []
-    for path in folder.glob(f"*{_SUFFIX}"):
-        if path.name.startswith(".partial-"):
-            continue
+    for path in folder.glob(f"*{_SUFFIX}"):  # (a file being written ends in random letters, not the suffix)
         try:
             files.append((path.stat().st_mtime, path))
         except FileNotFoundError:  # another process pruned it
